@@ -1,0 +1,83 @@
+"""Field types shared by request models, with the limits PostgreSQL imposes on stored text.
+
+PostgreSQL cannot store NUL in text or jsonb, nor text that is not valid UTF-8 (a lone
+surrogate from a JSON `\\ud800` escape), nor the non-finite numbers Python's JSON parser
+accepts (`NaN`, `Infinity`). Each is refused here, as a 400 naming where it was found,
+instead of surfacing from the driver as a 500.
+"""
+
+import json
+import math
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, StringConstraints
+from pydantic_core import PydanticCustomError
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _text_problem(text: str) -> str | None:
+    match = _UNSTORABLE.search(text)
+    if match is None:
+        return None
+    if match.group() == "\x00":
+        return "contains a NUL character (\\u0000)"
+    return "contains a lone UTF-16 surrogate"
+
+
+def storable_text(value: str) -> str:
+    problem = _text_problem(value)
+    if problem:
+        raise PydanticCustomError("unstorable_text", "Text {problem}", {"problem": problem})
+    return value
+
+
+def _child_path(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if _IDENTIFIER.fullmatch(key):
+        return f"{path}.{key}"
+    # JSON-quoted, with any lone surrogate spelled out: the path is echoed in the response.
+    quoted = json.dumps(key, ensure_ascii=False).encode("utf-8", "backslashreplace").decode()
+    return f"{path}[{quoted}]"
+
+
+def _json_problems(root: Any, root_path: str):
+    """Yield (path, problem) for every value in a parsed JSON document PostgreSQL would refuse.
+
+    Iterative, because documents may nest deeper than Python's recursion limit allows.
+    """
+    pending = [(root_path, root)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            problem = _text_problem(value)
+            if problem:
+                yield path, f"string {problem}"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                yield path, "number is not finite (NaN and Infinity are not JSON)"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = _child_path(path, key)
+                problem = _text_problem(key)
+                if problem:
+                    yield child, f"key {problem}"
+                pending.append((child, item))
+        elif isinstance(value, list):
+            pending.extend((_child_path(path, index), item) for index, item in enumerate(value))
+
+
+def storable_json(value: dict[str, Any]) -> dict[str, Any]:
+    for path, problem in _json_problems(value, "config"):
+        raise PydanticCustomError(
+            "unstorable_json", "{problem}", {"path": path, "problem": problem}
+        )
+    return value
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(storable_text)]
+Comments = Annotated[str, StringConstraints(max_length=1024), AfterValidator(storable_text)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]

@@ -1,0 +1,71 @@
+from psycopg2.extensions import connection as Connection
+
+from models.errors import ApplicationNameTaken
+from models.paging import PageRequest
+from repositories.sql import constraint_errors, execute, fetch_all, fetch_one
+
+_COLUMNS = """
+    a.id, a.name, a.comments, a.created_at, a.updated_at,
+    ARRAY(SELECT c.id FROM configurations c WHERE c.application_id = a.id ORDER BY c.id)
+        AS configuration_ids
+"""
+
+_GET = f"SELECT {_COLUMNS} FROM applications a WHERE a.id = %(id)s"
+
+_GET_FOR_UPDATE = f"{_GET} FOR UPDATE"
+
+_EXISTS = "SELECT EXISTS (SELECT 1 FROM applications WHERE id = %(id)s) AS found"
+
+_LIST = f"""
+SELECT {_COLUMNS}
+FROM applications a
+WHERE (%(after)s::text IS NULL OR a.id > %(after)s)
+  AND (%(name)s::text IS NULL OR a.name = %(name)s)
+ORDER BY a.id
+LIMIT %(limit)s OFFSET %(offset)s
+"""
+
+_INSERT = """
+INSERT INTO applications (id, name, comments)
+VALUES (%(id)s, %(name)s, %(comments)s)
+RETURNING id, name, comments, created_at, updated_at, ARRAY[]::text[] AS configuration_ids
+"""
+
+_UPDATE = f"""
+UPDATE applications a
+SET name = %(name)s, comments = %(comments)s, updated_at = now()
+WHERE a.id = %(id)s
+RETURNING {_COLUMNS}
+"""
+
+_DELETE = "DELETE FROM applications WHERE id = %(id)s"
+
+
+def _name_errors(name: str):
+    return constraint_errors({"applications_name_key": lambda: ApplicationNameTaken(name)})
+
+
+def get(conn: Connection, application_id: str, *, for_update: bool = False) -> dict | None:
+    return fetch_one(conn, _GET_FOR_UPDATE if for_update else _GET, {"id": application_id})
+
+
+def exists(conn: Connection, application_id: str) -> bool:
+    return fetch_one(conn, _EXISTS, {"id": application_id})["found"]
+
+
+def list_page(conn: Connection, page: PageRequest, *, name: str | None = None) -> list[dict]:
+    return fetch_all(conn, _LIST, {**page.sql_params, "name": name})
+
+
+def insert(conn: Connection, *, id: str, name: str, comments: str | None) -> dict:
+    with _name_errors(name):
+        return fetch_one(conn, _INSERT, {"id": id, "name": name, "comments": comments})
+
+
+def update(conn: Connection, application_id: str, *, name: str, comments: str | None) -> dict:
+    with _name_errors(name):
+        return fetch_one(conn, _UPDATE, {"id": application_id, "name": name, "comments": comments})
+
+
+def delete(conn: Connection, application_id: str) -> bool:
+    return execute(conn, _DELETE, {"id": application_id}) == 1

@@ -1,0 +1,144 @@
+"""The one place where errors become HTTP: RFC 9457 problem details.
+
+Services raise domain errors (models/errors.py) and know nothing of HTTP; each kind is
+mapped here, by the first base class found in `_DOMAIN_STATUSES`.
+"""
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from database.errors import DatabaseUnavailable
+from models.errors import Conflict, DomainError, NotFound
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:config-service:problem:"
+
+logger = logging.getLogger(__name__)
+
+_DOMAIN_STATUSES: list[tuple[type[DomainError], int]] = [(NotFound, 404), (Conflict, 409)]
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(examples=[f"{PROBLEM_TYPE_PREFIX}application-not-found"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str | None = Field(None, examples=["Application '01J...' does not exist"])
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    location: str = Field(alias="in", examples=["body"])
+    field: str = Field(examples=["name"])
+    message: str = Field(examples=["String should have at most 256 characters"])
+    type: str = Field(examples=["string_too_long"])
+
+
+class ValidationProblem(Problem):
+    errors: list[FieldError]
+
+
+def status_phrase(status: int) -> str:
+    # RFC 9110's name; Python before 3.13 still says "Request Entity Too Large".
+    return "Content Too Large" if status == 413 else HTTPStatus(status).phrase
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problems an operation can answer with.
+
+    FastAPI files the model under application/json; api/schema.py moves it to problem+json.
+    """
+    return {
+        status: {
+            "model": ValidationProblem if status == 400 else Problem,
+            "description": status_phrase(status),
+        }
+        for status in statuses
+    }
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body = {"type": PROBLEM_TYPE_PREFIX + code, "title": status_phrase(status), "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def internal_error() -> JSONResponse:
+    return problem(500, "internal-error", "The server failed to handle the request; it has been logged")
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
+    status = next(status for kind, status in _DOMAIN_STATUSES if isinstance(error, kind))
+    return problem(status, _kebab(type(error).__name__), error.detail)
+
+
+async def _database_unavailable(request: Request, error: DatabaseUnavailable) -> JSONResponse:
+    logger.warning("database unavailable: %s", error.detail)
+    headers = {"Retry-After": str(error.retry_after_s)}
+    return problem(503, "database-unavailable", error.detail, headers=headers)
+
+
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    phrase = status_phrase(error.status_code)
+    detail = None if error.detail == phrase else error.detail
+    return problem(error.status_code, _kebab(phrase.replace(" ", "")), detail, headers=error.headers)
+
+
+def _dotted(path: list[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text.lstrip(".")
+
+
+def _field_error(error: dict[str, Any]) -> FieldError:
+    location, *path = error["loc"]
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "json_invalid":
+        # The location is a character offset into the body, not a field.
+        path = []
+        message = f"Malformed JSON at character {error['loc'][-1]}: {error['ctx']['error']}"
+    elif error["type"] == "unstorable_json":
+        path = [error["ctx"]["path"]]
+    return FieldError(location=location, field=_dotted(path), message=message, type=error["type"])
+
+
+async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    errors = [_field_error(item) for item in error.errors()]
+    named = ", ".join(sorted({f"{e.location}.{e.field}".rstrip(".") for e in errors}))
+    return problem(
+        400,
+        "validation-error",
+        f"The request is invalid: {named}",
+        errors=[e.model_dump(by_alias=True) for e in errors],
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

@@ -1,0 +1,95 @@
+import json
+import logging
+
+import pytest
+from fastapi import FastAPI, Request
+
+from api.errors import install_error_handlers
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from config.logging import request_id_var
+from tests.apps import sync_client
+
+
+@pytest.fixture
+def client():
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=10)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/id")
+    async def current_request_id():
+        return {"request_id": request_id_var.get()}
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("secret internals")
+
+    @app.post("/echo")
+    async def echo(request: Request):
+        return {"length": len(await request.body())}
+
+    with sync_client(app) as test_client:
+        yield test_client
+
+
+def test_a_request_id_is_made_and_returned(client):
+    response = client.get("/id")
+    request_id = response.headers["x-request-id"]
+    assert len(request_id) == 32
+    assert response.json() == {"request_id": request_id}
+    assert client.get("/id").headers["x-request-id"] != request_id
+
+
+def test_a_sent_request_id_is_echoed(client):
+    response = client.get("/id", headers={"X-Request-ID": "trace-42.a:b"})
+    assert response.headers["x-request-id"] == "trace-42.a:b"
+    assert response.json() == {"request_id": "trace-42.a:b"}
+
+
+@pytest.mark.parametrize("sent", ["has space", "x" * 129, "new\\nline", ""])
+def test_an_unsafe_request_id_is_replaced(client, sent):
+    assert client.get("/id", headers={"X-Request-ID": sent}).headers["x-request-id"] != sent
+
+
+def test_one_access_line_per_request(client, caplog):
+    caplog.set_level(logging.INFO, logger="config_service.access")
+
+    client.get("/id", headers={"X-Request-ID": "req-7"})
+
+    (record,) = [r for r in caplog.records if r.name == "config_service.access"]
+    assert (record.method, record.path, record.status) == ("GET", "/id", 200)
+    assert record.duration_ms >= 0
+    assert record.getMessage().startswith("GET /id 200 ")
+
+
+def test_an_unexpected_error_is_a_500_problem_without_internals(client, caplog):
+    response = client.get("/boom", headers={"X-Request-ID": "req-500"})
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "req-500"
+    assert "secret" not in response.text
+    assert response.json()["type"].endswith(":internal-error")
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "secret internals" in logged[0].exc_text or "secret internals" in str(logged[0].exc_info[1])
+
+
+def test_a_body_within_the_limit_passes(client):
+    assert client.post("/echo", content=b"0123456789").json() == {"length": 10}
+
+
+def test_a_declared_oversized_body_is_refused_unread(client):
+    response = client.post("/echo", content=b"x" * 11)
+    assert response.status_code == 413
+    assert response.json()["detail"] == "The request body is larger than 10 bytes"
+
+
+def test_a_streamed_oversized_body_is_refused(client):
+    async def chunks():
+        yield b"123456"
+        yield b"789012"
+
+    response = client.post("/echo", content=chunks())
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"

@@ -1,0 +1,27 @@
+"""Query parameters shared by every list, and the `Link: rel="next"` header."""
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Response
+
+from models.ids import Ulid
+from models.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
+
+
+def _page_request(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    after: Annotated[Ulid | None, Query(description="Start after this id (keyset paging)")] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, offset=offset, after=after)
+
+
+PageParams = Annotated[PageRequest, Depends(_page_request)]
+
+
+def link_next(request: Request, response: Response, page: Page) -> None:
+    """Point to the next page, if any, by keyset: it stays right while rows are added."""
+    if page.next_after is None:
+        return
+    url = request.url.remove_query_params("offset").include_query_params(after=page.next_after)
+    response.headers["Link"] = f'<{url}>; rel="next"'

@@ -1,0 +1,63 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.deps import Applications, Configurations
+from api.errors import problem_responses
+from api.paging import PageParams, link_next
+from models.applications import Application, ApplicationCreate, ApplicationUpdate
+from models.configurations import Configuration
+
+router = APIRouter(prefix="/applications", tags=["applications"])
+
+
+@router.post("", status_code=201, responses=problem_responses(400, 409, 413, 503))
+async def create_application(
+    body: ApplicationCreate, service: Applications, request: Request, response: Response
+) -> Application:
+    application = await service.create(body)
+    response.headers["Location"] = str(request.url_for("get_application", application_id=application.id))
+    return application
+
+
+@router.get("", responses=problem_responses(400, 503))
+async def list_applications(
+    service: Applications,
+    page: PageParams,
+    request: Request,
+    response: Response,
+    name: Annotated[str | None, Query(max_length=256, description="Exact name")] = None,
+) -> list[Application]:
+    result = await service.list(page, name=name)
+    link_next(request, response, result)
+    return result.items
+
+
+@router.get("/{application_id}", responses=problem_responses(404, 503))
+async def get_application(application_id: str, service: Applications) -> Application:
+    return await service.get(application_id)
+
+
+@router.put("/{application_id}", responses=problem_responses(400, 404, 409, 413, 503))
+async def update_application(
+    application_id: str, body: ApplicationUpdate, service: Applications
+) -> Application:
+    return await service.update(application_id, body)
+
+
+@router.delete("/{application_id}", status_code=204, responses=problem_responses(404, 503))
+async def delete_application(application_id: str, service: Applications) -> None:
+    await service.delete(application_id)
+
+
+@router.get("/{application_id}/configurations", responses=problem_responses(400, 404, 503))
+async def list_application_configurations(
+    application_id: str,
+    service: Configurations,
+    page: PageParams,
+    request: Request,
+    response: Response,
+) -> list[Configuration]:
+    result = await service.list_for_application(application_id, page)
+    link_next(request, response, result)
+    return result.items

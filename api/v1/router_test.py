@@ -1,0 +1,15 @@
+from fastapi import FastAPI
+
+from api.v1.router import router
+
+
+def test_every_resource_is_under_api_v1():
+    app = FastAPI()
+    app.include_router(router)
+    assert set(app.openapi()["paths"]) == {
+        "/api/v1/applications",
+        "/api/v1/applications/{application_id}",
+        "/api/v1/applications/{application_id}/configurations",
+        "/api/v1/configurations",
+        "/api/v1/configurations/{configuration_id}",
+    }

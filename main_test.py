@@ -1,0 +1,67 @@
+import logging
+
+import pytest
+
+import main
+from main import app_from_environment, create_app
+from tests.apps import settings_for, sync_client
+
+
+def test_the_app_describes_itself(settings):
+    app = create_app(settings)
+    assert (app.title, app.version) == ("Config Service", main.VERSION)
+
+
+def test_startup_applies_migrations_to_an_empty_database(postgres):
+    name = postgres.new_database(migrated=False)
+    try:
+        app = create_app(settings_for(postgres.url(name), migrate_on_start=True))
+        with sync_client(app) as client:
+            response = client.post("/api/v1/applications", json={"name": "payments"})
+        assert response.status_code == 201
+    finally:
+        postgres.drop(name)
+
+
+def test_every_response_has_a_request_id_even_errors(client):
+    for response in (
+        client.get("/nowhere"),
+        client.post("/api/v1/applications", content=b"x" * (1024 * 1024 + 1)),
+        client.get("/api/v1/applications/unknown"),
+    ):
+        assert response.headers["x-request-id"], response.status_code
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_docs_are_served(client):
+    assert client.get("/docs").status_code == 200
+    assert client.get("/openapi.json").json()["info"]["title"] == "Config Service"
+
+
+@pytest.fixture
+def restore_logging():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = False
+
+
+def test_the_factory_reads_the_environment(monkeypatch, database_url, restore_logging, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+    main.get_settings.cache_clear()
+    try:
+        app = app_from_environment()
+    finally:
+        main.get_settings.cache_clear()
+    assert app.state.settings.database_url == database_url
+    assert logging.getLogger().level == logging.WARNING
+
+
+def test_bad_settings_stop_the_command_with_a_message(monkeypatch, capsys):
+    monkeypatch.setenv("DB_MAX_CONNECTIONS", "none")
+    assert main.main([]) == 2
+    assert "invalid setting DB_MAX_CONNECTIONS" in capsys.readouterr().err

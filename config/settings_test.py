@@ -1,0 +1,72 @@
+import pytest
+
+from config.settings import Settings, SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch, tmp_path):
+    for name in list(Settings.model_fields):
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)  # away from any .env of the developer's
+
+
+def test_defaults_are_safe_for_development():
+    settings = load_settings()
+    assert settings.database_url is None
+    assert (settings.db_min_connections, settings.db_max_connections) == (1, 10)
+    assert settings.max_body_bytes == 1024 * 1024
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.migrate_on_start is True
+
+
+def test_values_come_from_the_environment_and_a_dotenv_file(monkeypatch, tmp_path):
+    (tmp_path / ".env").write_text("DB_MAX_CONNECTIONS=20\nLOG_LEVEL=debug\n")
+    monkeypatch.setenv("PORT", "9000")
+    monkeypatch.setenv("MIGRATE_ON_START", "false")
+
+    settings = load_settings()
+
+    assert settings.db_max_connections == 20
+    assert settings.log_level == "DEBUG"
+    assert settings.port == 9000
+    assert settings.migrate_on_start is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORT", "0"),
+        ("PORT", "http"),
+        ("DB_MAX_CONNECTIONS", "0"),
+        ("DB_STATEMENT_TIMEOUT_MS", "-5"),
+        ("MAX_BODY_BYTES", "0"),
+        ("LOG_LEVEL", "loud"),
+        ("LOG_FORMAT", "xml"),
+        ("DATABASE_URL", "mysql://db/x"),
+        ("ENVIRONMENT", "staging"),
+    ],
+)
+def test_a_bad_setting_is_refused_by_its_name(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=f"invalid setting {variable}:"):
+        load_settings()
+
+
+def test_minimum_connections_may_not_exceed_the_maximum(monkeypatch):
+    monkeypatch.setenv("DB_MIN_CONNECTIONS", "5")
+    monkeypatch.setenv("DB_MAX_CONNECTIONS", "2")
+    with pytest.raises(SettingsError, match="DB_MIN_CONNECTIONS must not exceed DB_MAX_CONNECTIONS"):
+        load_settings()
+
+
+def test_production_refuses_the_embedded_database(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    with pytest.raises(SettingsError, match="DATABASE_URL is required"):
+        load_settings()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/config")
+    assert load_settings().environment == "production"
+
+
+def test_an_empty_database_url_means_embedded(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "")
+    assert load_settings().database_url is None

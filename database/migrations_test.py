@@ -1,0 +1,122 @@
+import threading
+
+import psycopg2
+import pytest
+
+from database import migrations
+from database.migrations import (
+    MIGRATIONS_DIR,
+    apply_migrations,
+    migration_status,
+    rollback_migrations,
+)
+
+SCHEMA_QUERY = """
+SELECT table_name, column_name, data_type, is_nullable, column_default, collation_name
+FROM information_schema.columns
+WHERE table_schema = 'public' AND table_name NOT LIKE '%%yoyo%%'
+ORDER BY table_name, column_name
+"""
+
+OBJECTS_QUERY = """
+SELECT conname AS name FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+UNION ALL
+SELECT indexname FROM pg_indexes WHERE schemaname = 'public'
+UNION ALL
+SELECT tgname FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL
+SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+ORDER BY 1
+"""
+
+
+@pytest.fixture
+def empty_database_url(postgres):
+    name = postgres.new_database(migrated=False)
+    yield postgres.url(name)
+    postgres.drop(name)
+
+
+def schema(url: str) -> tuple[list, list]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute(SCHEMA_QUERY)
+        columns = cursor.fetchall()
+        cursor.execute(OBJECTS_QUERY)
+        objects = [row[0] for row in cursor.fetchall() if "yoyo" not in row[0]]
+    return columns, objects
+
+
+def all_migration_ids() -> list[str]:
+    return sorted(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql") if ".rollback" not in p.name)
+
+
+def test_every_migration_has_a_rollback():
+    for migration_id in all_migration_ids():
+        assert (MIGRATIONS_DIR / f"{migration_id}.rollback.sql").is_file(), migration_id
+
+
+def test_all_up_all_down_all_up(empty_database_url):
+    assert apply_migrations(empty_database_url) == all_migration_ids()
+    applied_schema = schema(empty_database_url)
+    assert applied_schema[0], "the migrations created no tables"
+
+    assert rollback_migrations(empty_database_url) == list(reversed(all_migration_ids()))
+    assert schema(empty_database_url) == ([], [])
+
+    assert apply_migrations(empty_database_url) == all_migration_ids()
+    assert schema(empty_database_url) == applied_schema
+
+
+def test_applying_again_does_nothing(database_url):
+    assert apply_migrations(database_url) == []
+    assert all(applied for _, applied in migration_status(database_url))
+
+
+def test_rollback_by_count_then_status(empty_database_url):
+    apply_migrations(empty_database_url)
+    newest = all_migration_ids()[-1]
+
+    assert rollback_migrations(empty_database_url, 1) == [newest]
+    assert dict(migration_status(empty_database_url))[newest] is False
+    assert apply_migrations(empty_database_url) == [newest]
+
+
+def test_replicas_migrating_at_once_apply_each_migration_once(empty_database_url):
+    results, errors = [], []
+
+    def replica():
+        try:
+            results.append(apply_migrations(empty_database_url))
+        except Exception as error:  # collected to fail the test in the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=replica) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(results, key=len) == [[], [], [], all_migration_ids()]
+
+
+def test_postgres_scheme_is_accepted(database_url):
+    assert apply_migrations(database_url.replace("postgresql://", "postgres://", 1)) == []
+
+
+def test_command_line(monkeypatch, capsys, empty_database_url):
+    monkeypatch.setenv("DATABASE_URL", empty_database_url)
+
+    assert migrations.main([]) == 0
+    assert migrations.main(["status"]) == 0
+    assert migrations.main(["rollback"]) == 0
+    out = capsys.readouterr().out
+    assert f"applied: {', '.join(all_migration_ids())}" in out
+    assert f"[x] {all_migration_ids()[0]}" in out
+    assert f"rolled back: {all_migration_ids()[-1]}" in out
+
+
+def test_command_line_reports_bad_settings(monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "mysql://nope")
+    assert migrations.main(["status"]) == 2
+    assert "DATABASE_URL" in capsys.readouterr().err

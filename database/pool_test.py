@@ -1,0 +1,269 @@
+import asyncio
+import threading
+import time
+
+import psycopg2
+import pytest
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+from database.errors import DatabaseBusy, DatabaseUnavailable
+from database.pool import Database, PoolOptions, RetainingPool, connection_dsn
+from tests.postgres import admin_connection
+
+pytestmark = pytest.mark.anyio
+
+
+def backend_pid(conn) -> int:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid() AS pid")
+        return cursor.fetchone()["pid"]
+
+
+def count_rows(conn) -> int:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT count(*) AS n FROM applications")
+        return cursor.fetchone()["n"]
+
+
+def insert_application(conn, name: str) -> None:
+    with conn.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO applications (id, name) VALUES (%s, %s)",
+            (f"01ARZ3NDEKTSV4RRFFQ69G{len(name):04d}", name),
+        )
+
+
+@pytest.fixture
+def open_database(database_url):
+    opened = []
+
+    def open_(**options) -> Database:
+        db = Database(database_url, PoolOptions(**options))
+        db.open()
+        opened.append(db)
+        return db
+
+    yield open_
+    for db in opened:
+        db.close()
+
+
+def terminate_other_backends(database_url: str) -> int:
+    with admin_connection(database_url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
+async def test_reads_run_in_autocommit_without_a_transaction(database):
+    def observe(conn):
+        count_rows(conn)
+        return conn.autocommit, conn.info.transaction_status
+
+    assert await database.read(observe) == (True, TRANSACTION_STATUS_IDLE)
+
+
+async def test_a_write_is_committed(database):
+    await database.write(lambda conn: insert_application(conn, "a"))
+    assert await database.read(count_rows) == 1
+
+
+async def test_a_write_that_raises_leaves_nothing_behind(database):
+    def half_done(conn):
+        insert_application(conn, "a")
+        raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError):
+        await database.write(half_done)
+    assert await database.read(count_rows) == 0
+
+
+async def test_a_failed_statement_rolls_back_and_the_connection_serves_again(open_database):
+    db = open_database(max_connections=1)
+
+    def duplicate(conn):
+        insert_application(conn, "a")
+        insert_application(conn, "a")
+
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        await db.write(duplicate)
+    await db.write(lambda conn: insert_application(conn, "b"))
+    assert await db.read(count_rows) == 1
+
+
+async def test_a_slow_statement_is_cut_off_as_unavailable(open_database):
+    db = open_database(statement_timeout_ms=50)
+
+    with pytest.raises(DatabaseUnavailable) as raised:
+        await db.read(lambda conn: conn.cursor().execute("SELECT pg_sleep(1)"))
+    assert raised.value.retry_after_s == 1
+    assert await db.read(count_rows) == 0
+
+
+async def test_many_more_requests_than_connections_all_succeed(open_database):
+    db = open_database(max_connections=5)
+
+    def slow_read(conn):
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(0.005)")
+        return backend_pid(conn)
+
+    pids = await asyncio.gather(*(db.read(slow_read) for _ in range(200)))
+
+    assert len(pids) == 200
+    assert len(set(pids)) <= 5
+
+
+async def test_connections_are_kept_for_reuse_after_a_burst(open_database):
+    db = open_database(min_connections=1, max_connections=4)
+    gate = threading.Barrier(4)
+
+    def together(conn):
+        gate.wait(timeout=5)  # all four hold a connection at once
+        return backend_pid(conn)
+
+    first = set(await asyncio.gather(*(db.read(together) for _ in range(4))))
+    second = set(await asyncio.gather(*(db.read(together) for _ in range(4))))
+
+    assert db.stats().idle == 4
+    assert first == second  # the same four connections, not fresh ones
+
+
+async def test_a_burst_waits_for_a_connection_then_gives_up_with_busy(open_database):
+    db = open_database(max_connections=1, acquire_timeout_s=0.2)
+    release = threading.Event()
+    holder = asyncio.ensure_future(db.read(lambda conn: release.wait(5)))
+    await asyncio.sleep(0.05)
+
+    waiter = asyncio.ensure_future(db.read(count_rows))
+    await asyncio.sleep(0.05)
+    assert db.stats().waiting == 1
+    started = time.monotonic()
+    with pytest.raises(DatabaseBusy) as raised:
+        await waiter
+    assert time.monotonic() - started < 1
+    assert raised.value.retry_after_s == 1
+
+    release.set()
+    assert await holder is True
+    assert await db.read(count_rows) == 0
+    assert db.stats().waiting == 0
+
+
+async def test_a_cancelled_request_keeps_its_slot_until_its_thread_is_done(open_database):
+    db = open_database(max_connections=1, acquire_timeout_s=0.2)
+    release = threading.Event()
+    cancelled = asyncio.ensure_future(db.read(lambda conn: release.wait(5)))
+    await asyncio.sleep(0.05)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+
+    with pytest.raises(DatabaseBusy):
+        await db.read(count_rows)  # the cancelled unit still holds the only connection
+    release.set()
+    await asyncio.sleep(0.05)
+    assert await db.read(count_rows) == 0
+
+
+async def test_connections_killed_by_the_server_are_replaced_transparently(database_url, open_database):
+    db = open_database(min_connections=3, max_connections=3)
+    before = await db.read(backend_pid)
+
+    assert terminate_other_backends(database_url) >= 3
+    after = await db.read(backend_pid)
+
+    assert after != before
+    await db.write(lambda conn: insert_application(conn, "a"))
+    assert await db.read(count_rows) == 1
+
+
+async def test_a_unit_that_keeps_losing_its_connection_gives_up(open_database):
+    db = open_database(max_connections=2)
+    attempts = []
+
+    def suicidal(conn):
+        attempts.append(1)
+        conn.cursor().execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    with pytest.raises(DatabaseUnavailable):
+        await db.read(suicidal)
+    assert len(attempts) == 3  # each pooled connection, then one fresh one
+
+
+async def test_a_connection_lost_at_commit_is_not_retried(database_url, open_database):
+    db = open_database(max_connections=1)
+    attempts = []
+
+    def killed_before_commit(conn):
+        attempts.append(1)
+        insert_application(conn, "a")
+        with admin_connection(database_url) as admin, admin.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", (backend_pid(conn),))
+
+    with pytest.raises(DatabaseUnavailable, match="committing"):
+        await db.write(killed_before_commit)
+    assert attempts == [1]
+    assert await db.read(count_rows) == 0
+
+
+async def test_a_stopped_server_is_unavailable_fast_and_recovered_from(stoppable_postgres, open_database):
+    db = open_database(min_connections=2, max_connections=2, connect_timeout_s=2)
+    await db.read(count_rows)
+
+    stoppable_postgres.stop()
+    started = time.monotonic()
+    with pytest.raises(DatabaseUnavailable):
+        await db.read(count_rows)
+    with pytest.raises(DatabaseUnavailable):
+        await db.read(count_rows)
+    assert time.monotonic() - started < 2
+
+    stoppable_postgres.start_again()
+    deadline = time.monotonic() + 5
+    while True:  # the failed connect is not retried for a moment, then the pool reconnects
+        try:
+            assert await db.read(count_rows) == 0
+            break
+        except DatabaseUnavailable:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+
+
+def test_opening_against_an_unreachable_server_is_unavailable():
+    db = Database("postgresql://nobody@127.0.0.1:9/none", PoolOptions(connect_timeout_s=1))
+    with pytest.raises(DatabaseUnavailable, match="Cannot connect"):
+        db.open()
+
+
+def test_the_dsn_adds_session_settings_and_keeps_the_urls_own():
+    dsn = connection_dsn(
+        "postgresql://u@h:5/db?options=-c%20search_path%3Dx&application_name=mine",
+        PoolOptions(statement_timeout_ms=1234, connect_timeout_s=7),
+    )
+    parsed = psycopg2.extensions.parse_dsn(dsn)
+    assert parsed["options"] == "-c search_path=x -c statement_timeout=1234 -c TimeZone=UTC"
+    assert parsed["application_name"] == "mine"
+    assert parsed["connect_timeout"] == "7"
+    assert (parsed["host"], parsed["port"], parsed["dbname"], parsed["user"]) == ("h", "5", "db", "u")
+
+
+def test_retaining_pool_keeps_every_returned_connection(database_url):
+    pool = RetainingPool(1, 3, dsn=database_url)
+    try:
+        connections = [pool.getconn() for _ in range(3)]
+        for conn in connections:
+            pool.putconn(conn)
+        assert pool.counts() == (0, 3)
+        assert all(not conn.closed for conn in connections)
+    finally:
+        pool.closeall()
+
+
+def test_retaining_pool_backs_off_after_a_failed_connect():
+    pool = RetainingPool(0, 2, dsn="postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
+    with pytest.raises(psycopg2.OperationalError, match="refused"):
+        pool.getconn()
+    with pytest.raises(psycopg2.OperationalError, match="moments ago"):
+        pool.getconn()

@@ -1,0 +1,65 @@
+import pytest
+
+from models.applications import ApplicationCreate, ApplicationUpdate
+from models.configurations import ConfigurationCreate
+from models.errors import ApplicationNameTaken, ApplicationNotFound
+from models.paging import PageRequest
+from services.applications import ApplicationService
+from services.configurations import ConfigurationService
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def service(database) -> ApplicationService:
+    return ApplicationService(database)
+
+
+async def test_create_get_list(service):
+    created = await service.create(ApplicationCreate(name="payments", comments="c"))
+
+    assert await service.get(created.id) == created
+    assert await service.get(created.id.lower()) == created
+    page = await service.list(PageRequest())
+    assert page.items == [created]
+    assert not page.has_more
+    assert (await service.list(PageRequest(), name="other")).items == []
+
+
+async def test_get_unknown_or_impossible_is_not_found(service):
+    for unknown in ("01ARZ3NDEKTSV4RRFFQ69G5FAV", "nope"):
+        with pytest.raises(ApplicationNotFound):
+            await service.get(unknown)
+
+
+async def test_update_merges_the_sent_fields(service):
+    created = await service.create(ApplicationCreate(name="payments", comments="c"))
+
+    renamed = await service.update(created.id, ApplicationUpdate(name="billing"))
+    cleared = await service.update(created.id, ApplicationUpdate.model_validate({"comments": None}))
+
+    assert (renamed.name, renamed.comments) == ("billing", "c")
+    assert (cleared.name, cleared.comments) == ("billing", None)
+
+
+async def test_update_unknown_or_taken(service):
+    await service.create(ApplicationCreate(name="payments"))
+    billing = await service.create(ApplicationCreate(name="billing"))
+
+    with pytest.raises(ApplicationNotFound):
+        await service.update("01ARZ3NDEKTSV4RRFFQ69G5FAV", ApplicationUpdate(name="x"))
+    with pytest.raises(ApplicationNameTaken):
+        await service.update(billing.id, ApplicationUpdate(name="payments"))
+    assert await service.get(billing.id) == billing
+
+
+async def test_delete_takes_the_configurations_along(service, database):
+    configurations = ConfigurationService(database)
+    created = await service.create(ApplicationCreate(name="payments"))
+    await configurations.create(ConfigurationCreate(application_id=created.id, name="db", config={}))
+
+    await service.delete(created.id)
+
+    with pytest.raises(ApplicationNotFound):
+        await service.delete(created.id)
+    assert (await configurations.list(PageRequest())).items == []

@@ -1,0 +1,45 @@
+"""End to end: the command users run, against the embedded database and a given one."""
+
+import subprocess
+import sys
+
+import httpx
+
+from tests.server import ROOT, running_service
+
+
+def test_without_database_url_the_service_runs_on_an_embedded_database_that_persists(tmp_path):
+    env = {"DATA_DIR": str(tmp_path / "data"), "LOG_FORMAT": "json"}
+
+    with running_service(env) as url:
+        assert httpx.get(f"{url}/health/db").json()["status"] == "ok"
+        created = httpx.post(f"{url}/api/v1/applications", json={"name": "payments"})
+        assert created.status_code == 201
+
+    with running_service(env) as url:  # a second run finds the first run's data
+        listed = httpx.get(f"{url}/api/v1/applications").json()
+        assert [a["id"] for a in listed] == [created.json()["id"]]
+
+
+def test_with_database_url_it_migrates_and_serves(postgres):
+    name = postgres.new_database(migrated=False)
+    try:
+        with running_service({"DATABASE_URL": postgres.url(name)}) as url:
+            response = httpx.post(f"{url}/api/v1/applications", json={"name": "payments"})
+            assert response.status_code == 201
+            assert response.headers["location"].startswith(url)
+    finally:
+        postgres.drop(name)
+
+
+def test_a_bad_setting_stops_start_up_naming_it():
+    result = subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=ROOT,
+        env={"PORT": "99999", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "invalid setting PORT" in result.stderr

@@ -1,0 +1,95 @@
+"""Sample applications and configurations, for a first look at the service.
+
+    python -m services.seed
+
+Idempotent: what already exists (by name) is left as it is.
+"""
+
+import asyncio
+import sys
+from dataclasses import dataclass
+
+from config.settings import SettingsError, load_settings
+from database.embedded import resolve_database_url
+from database.migrations import apply_migrations
+from database.pool import Database, PoolOptions
+from models.applications import ApplicationCreate
+from models.configurations import ConfigurationCreate
+from models.paging import PageRequest
+from services.applications import ApplicationService
+from services.configurations import ConfigurationService
+
+SAMPLES: dict[str, dict] = {
+    "payments": {
+        "comments": "Card and wallet payments",
+        "configurations": {
+            "database": {"host": "payments-db", "port": 5432, "pool": {"min": 2, "max": 20}},
+            "feature-flags": {"three_d_secure": True, "wallets": ["apple_pay", "google_pay"]},
+        },
+    },
+    "checkout": {
+        "comments": "Basket and order placement",
+        "configurations": {
+            "rate-limits": {"per_minute": 600, "burst": 50},
+            "database": {"host": "checkout-db", "port": 5432, "pool": {"min": 1, "max": 10}},
+        },
+    },
+    "notifications": {
+        "comments": None,
+        "configurations": {"email": {"provider": "smtp", "from": "noreply@example.com", "retries": 3}},
+    },
+}
+
+
+@dataclass
+class SeedReport:
+    applications_created: int = 0
+    configurations_created: int = 0
+
+
+async def seed(applications: ApplicationService, configurations: ConfigurationService) -> SeedReport:
+    report = SeedReport()
+    for name, sample in SAMPLES.items():
+        found = (await applications.list(PageRequest(limit=1), name=name)).items
+        if found:
+            app_id = found[0].id
+        else:
+            app_id = (await applications.create(ApplicationCreate(name=name, comments=sample["comments"]))).id
+            report.applications_created += 1
+        for config_name, config in sample["configurations"].items():
+            existing = await configurations.list(PageRequest(limit=1), application_id=app_id, name=config_name)
+            if not existing.items:
+                await configurations.create(
+                    ConfigurationCreate(application_id=app_id, name=config_name, config=config)
+                )
+                report.configurations_created += 1
+    return report
+
+
+async def seed_database(url: str) -> SeedReport:
+    db = Database(url, PoolOptions(min_connections=1, max_connections=2))
+    db.open()
+    try:
+        return await seed(ApplicationService(db), ConfigurationService(db))
+    finally:
+        db.close()
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    url = resolve_database_url(settings)
+    apply_migrations(url)
+    report = asyncio.run(seed_database(url))
+    print(
+        f"seeded: {report.applications_created} applications, "
+        f"{report.configurations_created} configurations created"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

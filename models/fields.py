@@ -4,6 +4,9 @@ PostgreSQL cannot store NUL in text or jsonb, nor text that is not valid UTF-8 (
 surrogate from a JSON `\\ud800` escape), nor the non-finite numbers Python's JSON parser
 accepts (`NaN`, `Infinity`). Each is refused here, as a 400 naming where it was found,
 instead of surfacing from the driver as a 500.
+
+Nesting is limited too: a document 500 levels deep was stored, and then could not be
+serialized into the response. No configuration needs more than MAX_JSON_DEPTH levels.
 """
 
 import json
@@ -13,6 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, StringConstraints
 from pydantic_core import PydanticCustomError
+
+MAX_JSON_DEPTH = 100
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -49,9 +54,12 @@ def _json_problems(root: Any, root_path: str):
 
     Iterative, because documents may nest deeper than Python's recursion limit allows.
     """
-    pending = [(root_path, root)]
+    pending = [(root_path, root, 0)]
     while pending:
-        path, value = pending.pop()
+        path, value, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            yield path, f"nested deeper than {MAX_JSON_DEPTH} levels"
+            return
         if isinstance(value, str):
             problem = _text_problem(value)
             if problem:
@@ -65,9 +73,11 @@ def _json_problems(root: Any, root_path: str):
                 problem = _text_problem(key)
                 if problem:
                     yield child, f"key {problem}"
-                pending.append((child, item))
+                pending.append((child, item, depth + 1))
         elif isinstance(value, list):
-            pending.extend((_child_path(path, index), item) for index, item in enumerate(value))
+            pending.extend(
+                (_child_path(path, index), item, depth + 1) for index, item in enumerate(value)
+            )
 
 
 def storable_json(value: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@ import math
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from models.fields import Comments, JsonObject, Name
+from models.fields import MAX_JSON_DEPTH, Comments, JsonObject, Name
 
 
 def errors(adapter: TypeAdapter, value) -> list[dict]:
@@ -62,15 +62,31 @@ def test_json_objects_that_are_refused_name_the_path(value, path, problem):
     assert problem in error["msg"]
 
 
-def test_json_deeper_than_the_recursion_limit_is_checked():
-    value = leaf = {}
-    for _ in range(5000):
-        leaf["d"] = {}
-        leaf = leaf["d"]
-    leaf["bad"] = "\u0000"
+def nested(depth: int, leaf: object = 1) -> dict:
+    value = leaf
+    for _ in range(depth):
+        value = {"d": value}
+    return value
 
-    (error,) = errors(TypeAdapter(JsonObject), value)
-    assert error["ctx"]["path"].endswith(".d.bad")
+
+def test_json_nested_up_to_the_limit_is_stored():
+    value = nested(MAX_JSON_DEPTH)
+    assert TypeAdapter(JsonObject).validate_python(value) == value
+    assert TypeAdapter(JsonObject).validate_python(nested(MAX_JSON_DEPTH - 1, [1])) == nested(MAX_JSON_DEPTH - 1, [1])
+
+
+@pytest.mark.parametrize(
+    ("depth", "leaf"), [(MAX_JSON_DEPTH + 1, 1), (MAX_JSON_DEPTH, [1]), (MAX_JSON_DEPTH, {"x": 1})]
+)
+def test_json_nested_beyond_the_limit_is_refused(depth, leaf):
+    (error,) = errors(TypeAdapter(JsonObject), nested(depth, leaf))
+    assert error["ctx"]["path"].startswith("config.d.d.d")
+    assert f"nested deeper than {MAX_JSON_DEPTH} levels" in error["msg"]
+
+
+def test_json_far_deeper_than_the_recursion_limit_is_refused_without_recursing():
+    (error,) = errors(TypeAdapter(JsonObject), nested(5000))
+    assert "nested deeper" in error["msg"]
 
 
 @pytest.mark.parametrize("value", [[1], "text", 1, None])

@@ -2,6 +2,8 @@ import json
 
 import pytest
 
+from models.fields import MAX_JSON_DEPTH
+
 URL = "/api/v1/configurations"
 
 
@@ -119,13 +121,26 @@ def test_malformed_json_is_400(client):
     assert response.json()["errors"][0]["type"] == "json_invalid"
 
 
-def test_deeply_nested_config_round_trips(client, application):
-    config = inner = {}
-    for _ in range(200):
-        inner["d"] = {}
-        inner = inner["d"]
+def nested(depth: int) -> dict:
+    value = 1
+    for _ in range(depth):
+        value = {"d": value}
+    return value
 
+
+def test_config_nested_to_the_limit_round_trips(client, application):
+    config = nested(MAX_JSON_DEPTH)
     assert create(client, application, config=config)["config"] == config
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 600, 900])
+def test_config_nested_beyond_the_limit_is_400_and_not_stored(client, application, depth):
+    response = client.post(
+        URL, json={"application_id": application["id"], "name": "deep", "config": nested(depth)}
+    )
+    assert response.status_code == 400
+    assert "nested deeper" in response.json()["errors"][0]["message"]
+    assert client.get(URL).json() == []
 
 
 def test_a_one_megabyte_config_round_trips(client, application):

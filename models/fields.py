@@ -49,8 +49,8 @@ def _child_path(path: str, key: str | int) -> str:
     return f"{path}[{quoted}]"
 
 
-def _json_problems(root: Any, root_path: str):
-    """Yield (path, problem) for every value in a parsed JSON document PostgreSQL would refuse.
+def _json_problem(root: Any, root_path: str) -> tuple[str, str] | None:
+    """The first value in a parsed JSON document PostgreSQL would refuse: (path, problem).
 
     Iterative, because documents may nest deeper than Python's recursion limit allows.
     """
@@ -58,33 +58,33 @@ def _json_problems(root: Any, root_path: str):
     while pending:
         path, value, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
-            yield path, f"nested deeper than {MAX_JSON_DEPTH} levels"
-            return
+            return path, f"nested deeper than {MAX_JSON_DEPTH} levels"
         if isinstance(value, str):
             problem = _text_problem(value)
             if problem:
-                yield path, f"string {problem}"
+                return path, f"string {problem}"
         elif isinstance(value, float):
             if not math.isfinite(value):
-                yield path, "number is not finite (NaN and Infinity are not JSON)"
+                return path, "number is not finite (NaN and Infinity are not JSON)"
         elif isinstance(value, dict):
             for key, item in value.items():
                 child = _child_path(path, key)
                 problem = _text_problem(key)
                 if problem:
-                    yield child, f"key {problem}"
+                    return child, f"key {problem}"
                 pending.append((child, item, depth + 1))
         elif isinstance(value, list):
             pending.extend(
                 (_child_path(path, index), item, depth + 1) for index, item in enumerate(value)
             )
+    return None
 
 
 def storable_json(value: dict[str, Any]) -> dict[str, Any]:
-    for path, problem in _json_problems(value, "config"):
-        raise PydanticCustomError(
-            "unstorable_json", "{problem}", {"path": path, "problem": problem}
-        )
+    found = _json_problem(value, "config")
+    if found:
+        path, problem = found
+        raise PydanticCustomError("unstorable_json", "{problem}", {"path": path, "problem": problem})
     return value
 
 

@@ -25,6 +25,7 @@ from database.embedded import resolve_database_url
 from database.migrations import apply_migrations
 from database.pool import Database, PoolOptions
 from services.applications import ApplicationService
+from services.audit import AuditService
 from services.configurations import ConfigurationService
 from services.health import HealthService
 
@@ -56,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.applications = ApplicationService(db)
     app.state.configurations = ConfigurationService(db)
     app.state.health = HealthService(db)
+    app.state.audit = AuditService(db)
     try:
         yield
     finally:

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from database.errors import DatabaseUnavailable
-from models.errors import Conflict, DomainError, NotFound
+from models.errors import Conflict, DomainError, InvalidChange, NotFound, PreconditionFailed
+from models.preconditions import etag
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:config-service:problem:"
@@ -107,6 +108,20 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     return problem(error.status_code, _kebab(phrase.replace(" ", "")), detail, headers=error.headers)
 
 
+async def _precondition_failed(request: Request, error: PreconditionFailed) -> JSONResponse:
+    return problem(
+        412,
+        "precondition-failed",
+        error.detail,
+        headers={"ETag": etag(error.current_version)},
+        current_version=error.current_version,
+    )
+
+
+async def _invalid_change(request: Request, error: InvalidChange) -> JSONResponse:
+    return _invalid([_field_error("body", list(item["loc"]), item) for item in error.errors])
+
+
 def _dotted(path: list[Any]) -> str:
     text = ""
     for part in path:
@@ -114,8 +129,7 @@ def _dotted(path: list[Any]) -> str:
     return text.lstrip(".")
 
 
-def _field_error(error: dict[str, Any]) -> FieldError:
-    location, *path = error["loc"]
+def _field_error(location: str, path: list[Any], error: dict[str, Any]) -> FieldError:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "json_invalid":
         # The location is a character offset into the body, not a field.
@@ -127,7 +141,10 @@ def _field_error(error: dict[str, Any]) -> FieldError:
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    errors = [_field_error(item) for item in error.errors()]
+    return _invalid([_field_error(item["loc"][0], list(item["loc"][1:]), item) for item in error.errors()])
+
+
+def _invalid(errors: list[FieldError]) -> JSONResponse:
     named = ", ".join(sorted({f"{e.location}.{e.field}".rstrip(".") for e in errors}))
     return problem(
         400,
@@ -139,6 +156,8 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(PreconditionFailed, _precondition_failed)
+    app.add_exception_handler(InvalidChange, _invalid_change)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

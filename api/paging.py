@@ -19,6 +19,17 @@ def _page_request(
 PageParams = Annotated[PageRequest, Depends(_page_request)]
 
 
+def _version_page_request(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    after: Annotated[int | None, Query(ge=1, description="Start below this version")] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, offset=offset, after=after)
+
+
+VersionPageParams = Annotated[PageRequest, Depends(_version_page_request)]
+
+
 def link_next(request: Request, response: Response, page: Page) -> None:
     """Point to the next page, if any, by keyset: it stays right while rows are added."""
     if page.next_after is None:

@@ -19,11 +19,11 @@ def request(query: str) -> Request:
 
 def test_next_link_uses_the_last_id_and_keeps_other_filters():
     response = Response()
-    link_next(request("limit=2&offset=4&name=x"), response, Page([Row("A"), Row("B")], has_more=True))
+    link_next(request("limit=2&offset=4&name=x"), response, Page([Row("A"), Row("B")], next_after="B"))
     assert response.headers["link"] == '<http://svc/api/v1/things?limit=2&name=x&after=B>; rel="next"'
 
 
 def test_no_link_on_the_last_page():
     response = Response()
-    link_next(request("limit=2"), response, Page([Row("A")], has_more=False))
+    link_next(request("limit=2"), response, Page([Row("A")]))
     assert "link" not in response.headers

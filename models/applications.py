@@ -31,5 +31,6 @@ class Application(BaseModel):
     name: str
     comments: str | None
     configuration_ids: list[str]
+    version: int
     created_at: datetime
     updated_at: datetime

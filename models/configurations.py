@@ -29,6 +29,14 @@ class ConfigurationUpdate(BaseModel):
         return value
 
 
+class ConfigurationState(BaseModel):
+    """The part of a configuration that changes make: what a merge patch applies to."""
+
+    name: Name
+    comments: Comments | None = None
+    config: JsonObject
+
+
 class Configuration(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -37,5 +45,6 @@ class Configuration(BaseModel):
     name: str
     comments: str | None
     config: dict[str, Any]
+    version: int
     created_at: datetime
     updated_at: datetime

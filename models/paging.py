@@ -1,9 +1,13 @@
-"""List paging: offset/limit plus keyset (`after`) over ids, which sort by creation time."""
+"""List paging: offset/limit plus keyset (`after`): ids, which sort by creation time, or
+version numbers for a configuration's history."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+Cursor = str | int
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -13,7 +17,7 @@ MAX_LIMIT = 1000
 class PageRequest:
     limit: int = DEFAULT_LIMIT
     offset: int = 0
-    after: str | None = None
+    after: Cursor | None = None
 
     @property
     def sql_params(self) -> dict[str, object]:
@@ -24,14 +28,15 @@ class PageRequest:
 @dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
-    has_more: bool
+    next_after: Cursor | None = None  # where the next page starts; None on the last page
 
     @classmethod
-    def from_rows(cls, rows: list[T], request: PageRequest) -> "Page[T]":
-        return cls(items=rows[: request.limit], has_more=len(rows) > request.limit)
+    def from_rows(
+        cls, rows: list[T], request: PageRequest, cursor: Callable[[T], Cursor] = attrgetter("id")
+    ) -> "Page[T]":
+        items = rows[: request.limit]
+        return cls(items, cursor(items[-1]) if len(rows) > request.limit else None)
 
     @property
-    def next_after(self) -> str | None:
-        if not self.has_more:
-            return None
-        return getattr(self.items[-1], "id")
+    def has_more(self) -> bool:
+        return self.next_after is not None

@@ -27,6 +27,15 @@ def test_the_last_page_has_no_next():
     assert page.next_after is None
 
 
+def test_pages_may_be_keyed_by_another_attribute():
+    @dataclass
+    class Version:
+        version: int
+
+    page = Page.from_rows([Version(3), Version(2), Version(1)], PageRequest(limit=2), lambda v: v.version)
+    assert page.next_after == 2
+
+
 def test_an_empty_page():
     page = Page.from_rows([], PageRequest())
     assert (page.items, page.has_more, page.next_after) == ([], False, None)

@@ -5,7 +5,7 @@ from models.paging import PageRequest
 from repositories.sql import constraint_errors, execute, fetch_all, fetch_one
 
 _COLUMNS = """
-    a.id, a.name, a.comments, a.created_at, a.updated_at,
+    a.id, a.name, a.comments, a.version, a.created_at, a.updated_at,
     ARRAY(SELECT c.id FROM configurations c WHERE c.application_id = a.id ORDER BY c.id)
         AS configuration_ids
 """
@@ -28,13 +28,15 @@ LIMIT %(limit)s OFFSET %(offset)s
 _INSERT = """
 INSERT INTO applications (id, name, comments)
 VALUES (%(id)s, %(name)s, %(comments)s)
-RETURNING id, name, comments, created_at, updated_at, ARRAY[]::text[] AS configuration_ids
+RETURNING id, name, comments, version, created_at, updated_at, ARRAY[]::text[] AS configuration_ids
 """
 
+# Writes only when something differs, so an update that changes nothing leaves no trace.
 _UPDATE = f"""
 UPDATE applications a
-SET name = %(name)s, comments = %(comments)s, updated_at = now()
+SET name = %(name)s, comments = %(comments)s, version = a.version + 1, updated_at = now()
 WHERE a.id = %(id)s
+  AND (a.name, a.comments) IS DISTINCT FROM (%(name)s::text, %(comments)s::text)
 RETURNING {_COLUMNS}
 """
 
@@ -62,7 +64,8 @@ def insert(conn: Connection, *, id: str, name: str, comments: str | None) -> dic
         return fetch_one(conn, _INSERT, {"id": id, "name": name, "comments": comments})
 
 
-def update(conn: Connection, application_id: str, *, name: str, comments: str | None) -> dict:
+def update(conn: Connection, application_id: str, *, name: str, comments: str | None) -> dict | None:
+    """The application as changed, with its version advanced; None if nothing would change."""
     with _name_errors(name):
         return fetch_one(conn, _UPDATE, {"id": application_id, "name": name, "comments": comments})
 

@@ -35,7 +35,7 @@ def test_get_unknown_is_none(conn):
 def test_configuration_ids_are_listed_in_id_order(conn):
     app = add(conn, "payments")
     ids = [
-        configurations.insert(conn, id=new_id(), application_id=app["id"], name=name, comments=None, config={})["id"]
+        configurations.insert(conn, id=new_id(), application_id=app["id"], name=name, comments=None, config={}, actor="t")["id"]
         for name in ("z", "a", "m")
     ]
     assert applications.get(conn, app["id"])["configuration_ids"] == ids
@@ -66,6 +66,14 @@ def test_update_sets_fields_and_the_update_time(conn):
     assert (updated["name"], updated["comments"]) == ("billing", "new")
     assert updated["updated_at"] > row["updated_at"]
     assert updated["created_at"] == row["created_at"]
+    assert (row["version"], updated["version"]) == (1, 2)
+
+
+def test_an_update_that_changes_nothing_writes_nothing(conn):
+    row = add(conn, "payments", "c")
+    assert applications.update(conn, row["id"], name="payments", comments="c") is None
+    assert applications.get(conn, row["id"]) == row
+    assert applications.update(conn, row["id"], name="payments", comments=None)["comments"] is None
 
 
 def test_update_to_a_taken_name_is_a_domain_error(conn):
@@ -88,7 +96,7 @@ def test_get_for_update_locks_the_row(conn, database_url):
 def test_delete_cascades_to_configurations(conn):
     app = add(conn, "payments")
     configuration = configurations.insert(
-        conn, id=new_id(), application_id=app["id"], name="db", comments=None, config={}
+        conn, id=new_id(), application_id=app["id"], name="db", comments=None, config={}, actor="t"
     )
 
     assert applications.delete(conn, app["id"]) is True

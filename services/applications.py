@@ -2,22 +2,43 @@ from psycopg2.extensions import connection as Connection
 
 from database.pool import Database
 from models.applications import Application, ApplicationCreate, ApplicationUpdate
+from models.audit import AuditContext
 from models.errors import ApplicationNotFound
 from models.ids import new_id
 from models.paging import Page, PageRequest
-from repositories import applications
+from models.preconditions import VersionCondition, require_match
+from repositories import applications, configurations
+from services import configurations as configuration_service
+from services.audit import record
 from services.ids import existing_id
+
+
+def image(row: dict) -> dict:
+    """The application as the API shows it: what the audit log keeps of it."""
+    return Application.model_validate(row).model_dump(mode="json")
+
+
+def _entity(row: dict) -> dict:
+    return {"entity_type": "application", "entity_id": row["id"], "application_id": row["id"]}
 
 
 class ApplicationService:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, request: ApplicationCreate) -> Application:
+    async def create(self, request: ApplicationCreate, context: AuditContext) -> Application:
         def create(conn: Connection) -> dict:
-            return applications.insert(
-                conn, id=new_id(), name=request.name, comments=request.comments
+            row = applications.insert(conn, id=new_id(), name=request.name, comments=request.comments)
+            record(
+                conn,
+                context,
+                "application.created",
+                **_entity(row),
+                version=row["version"],
+                before=None,
+                after=image(row),
             )
+            return row
 
         return Application.model_validate(await self._db.write(create))
 
@@ -32,22 +53,64 @@ class ApplicationService:
         rows = await self._db.read(lambda conn: applications.list_page(conn, page, name=name))
         return Page.from_rows([Application.model_validate(row) for row in rows], page)
 
-    async def update(self, application_id: str, request: ApplicationUpdate) -> Application:
+    async def update(
+        self,
+        application_id: str,
+        request: ApplicationUpdate,
+        context: AuditContext,
+        if_match: VersionCondition | None = None,
+    ) -> Application:
+        """Change the fields sent; changing nothing writes nothing (no version, no event)."""
         application_id = existing_id(application_id, ApplicationNotFound)
         changes = request.model_dump(exclude_unset=True)
 
         def update(conn: Connection) -> dict:
-            current = applications.get(conn, application_id, for_update=True)
-            if current is None:
-                raise ApplicationNotFound(application_id)
+            current = self._locked(conn, application_id, if_match)
             wanted = {**current, **changes}
-            return applications.update(
-                conn, application_id, name=wanted["name"], comments=wanted["comments"]
+            row = applications.update(conn, application_id, name=wanted["name"], comments=wanted["comments"])
+            if row is None:
+                return current
+            record(
+                conn,
+                context,
+                "application.updated",
+                **_entity(row),
+                version=row["version"],
+                before=image(current),
+                after=image(row),
             )
+            return row
 
         return Application.model_validate(await self._db.write(update))
 
-    async def delete(self, application_id: str) -> None:
+    async def delete(
+        self, application_id: str, context: AuditContext, if_match: VersionCondition | None = None
+    ) -> None:
+        """Delete the application and its configurations; the event keeps images of them all."""
         application_id = existing_id(application_id, ApplicationNotFound)
-        if not await self._db.write(lambda conn: applications.delete(conn, application_id)):
+
+        def delete(conn: Connection) -> None:
+            current = self._locked(conn, application_id, if_match)
+            # The lock above makes new configurations of this application wait, then fail.
+            children = configurations.all_of_application(conn, application_id)
+            applications.delete(conn, application_id)
+            before = image(current) | {"configurations": [configuration_service.image(c) for c in children]}
+            record(
+                conn,
+                context,
+                "application.deleted",
+                **_entity(current),
+                version=current["version"],
+                before=before,
+                after=None,
+            )
+
+        await self._db.write(delete)
+
+    @staticmethod
+    def _locked(conn: Connection, application_id: str, if_match: VersionCondition | None) -> dict:
+        current = applications.get(conn, application_id, for_update=True)
+        if current is None:
             raise ApplicationNotFound(application_id)
+        require_match(if_match, current["version"], "application")
+        return current

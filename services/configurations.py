@@ -1,23 +1,57 @@
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jsonpatch
 from psycopg2.extensions import connection as Connection
+from pydantic import ValidationError
 
 from database.pool import Database
-from models.configurations import Configuration, ConfigurationCreate, ConfigurationUpdate
-from models.errors import ApplicationNotFound, ConfigurationNotFound
+from models.audit import AuditContext
+from models.configurations import Configuration, ConfigurationCreate, ConfigurationState, ConfigurationUpdate
+from models.errors import (
+    ApplicationNotFound,
+    ConfigurationNotFound,
+    InvalidChange,
+    RevisionNotFound,
+)
 from models.ids import new_id
 from models.paging import Page, PageRequest
-from repositories import applications, configurations
+from models.preconditions import VersionCondition, require_match
+from models.revisions import Diff, Revision
+from repositories import applications, configurations, revisions
+from services.audit import record
 from services.ids import existing_id
+from services.merge_patch import merge_patch
+
+# What a change wants the configuration to become, given what it is now.
+Target = Callable[[Connection, dict], dict]
+
+
+def image(row: dict) -> dict:
+    """The configuration as the API shows it: what the audit log keeps of it."""
+    return Configuration.model_validate(row).model_dump(mode="json")
 
 
 class ConfigurationService:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, request: ConfigurationCreate) -> Configuration:
-        def create(conn: Connection) -> dict:
-            return configurations.insert(conn, id=new_id(), **request.model_dump())
+    async def create(self, request: ConfigurationCreate, context: AuditContext) -> Configuration:
+        def create(conn: Connection) -> Configuration:
+            row = configurations.insert(conn, id=new_id(), actor=context.actor, **request.model_dump())
+            created = Configuration.model_validate(row)
+            record(
+                conn,
+                context,
+                "configuration.created",
+                **_entity(row),
+                version=created.version,
+                before=None,
+                after=created.model_dump(mode="json"),
+            )
+            return created
 
-        return Configuration.model_validate(await self._db.write(create))
+        return await self._db.write(create)
 
     async def get(self, configuration_id: str) -> Configuration:
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
@@ -48,26 +82,181 @@ class ConfigurationService:
     async def list_for_application(self, application_id: str, page: PageRequest) -> Page[Configuration]:
         return await self.list(page, application_id=existing_id(application_id, ApplicationNotFound))
 
-    async def update(self, configuration_id: str, request: ConfigurationUpdate) -> Configuration:
-        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+    async def update(
+        self,
+        configuration_id: str,
+        request: ConfigurationUpdate,
+        context: AuditContext,
+        if_match: VersionCondition | None = None,
+    ) -> Configuration:
         changes = request.model_dump(exclude_unset=True)
+        return await self._change(
+            configuration_id, context, if_match, lambda conn, current: {**current, **changes}, "updated"
+        )
 
-        def update(conn: Connection) -> dict:
-            current = configurations.get(conn, configuration_id, for_update=True)
-            if current is None:
+    async def patch(
+        self,
+        configuration_id: str,
+        patch: dict[str, Any],
+        context: AuditContext,
+        if_match: VersionCondition | None = None,
+    ) -> Configuration:
+        """Apply an RFC 7396 merge patch to {name, comments, config}; the result must be valid."""
+
+        def patched(conn: Connection, current: dict) -> dict:
+            document = {key: current[key] for key in ConfigurationState.model_fields}
+            try:
+                return ConfigurationState.model_validate(merge_patch(document, patch)).model_dump()
+            except ValidationError as error:
+                raise InvalidChange(error.errors(include_input=False, include_url=False)) from None
+
+        return await self._change(configuration_id, context, if_match, patched, "patched")
+
+    async def rollback(
+        self,
+        configuration_id: str,
+        version: int,
+        context: AuditContext,
+        *,
+        note: str | None = None,
+        if_match: VersionCondition | None = None,
+    ) -> Configuration:
+        """Make a new version whose name, comments and config are those of `version`."""
+
+        def restored(conn: Connection, current: dict) -> dict:
+            revision = revisions.get(conn, current["id"], version)
+            if revision is None:
+                raise RevisionNotFound(current["id"], version)
+            return revision
+
+        return await self._change(
+            configuration_id, context, if_match, restored, "rolled_back", rolled_back_from=version, note=note
+        )
+
+    async def delete(
+        self, configuration_id: str, context: AuditContext, if_match: VersionCondition | None = None
+    ) -> None:
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+
+        def delete(conn: Connection) -> None:
+            current = self._locked(conn, configuration_id, if_match)
+            configurations.delete(conn, configuration_id)
+            record(
+                conn,
+                context,
+                "configuration.deleted",
+                **_entity(current),
+                version=current["version"],
+                before=image(current),
+                after=None,
+            )
+
+        await self._db.write(delete)
+
+    async def versions(self, configuration_id: str, page: PageRequest) -> Page[Revision]:
+        """The configuration's revisions, newest first."""
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+
+        def list_page(conn: Connection) -> list[dict]:
+            rows = revisions.list_page(conn, configuration_id, page)
+            if not rows and configurations.get(conn, configuration_id) is None:
                 raise ConfigurationNotFound(configuration_id)
-            wanted = {**current, **changes}
-            return configurations.update(
+            return rows
+
+        rows = await self._db.read(list_page)
+        return Page.from_rows([Revision.model_validate(r) for r in rows], page, lambda r: r.version)
+
+    async def version(self, configuration_id: str, version: int) -> Revision:
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+        rows = await self._db.read(lambda conn: self._revisions(conn, configuration_id, [version]))
+        return Revision.model_validate(rows[version])
+
+    async def diff(self, configuration_id: str, from_version: int, to_version: int | None = None) -> Diff:
+        """An RFC 6902 patch turning one version's config into another's (default: current)."""
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+
+        def versions(conn: Connection) -> tuple[dict, dict]:
+            target = to_version
+            if target is None:
+                current = configurations.get(conn, configuration_id)
+                if current is None:
+                    raise ConfigurationNotFound(configuration_id)
+                target = current["version"]
+            found = self._revisions(conn, configuration_id, [from_version, target])
+            return found[from_version], found[target]
+
+        source, target = await self._db.read(versions)
+        patch = jsonpatch.make_patch(source["config"], target["config"]).patch
+        return Diff(from_version=source["version"], to_version=target["version"], patch=patch)
+
+    @staticmethod
+    def _revisions(conn: Connection, configuration_id: str, wanted: Sequence[int]) -> dict[int, dict]:
+        found = {}
+        for version in wanted:
+            row = revisions.get(conn, configuration_id, version)
+            if row is None:
+                if configurations.get(conn, configuration_id) is None:
+                    raise ConfigurationNotFound(configuration_id)
+                raise RevisionNotFound(configuration_id, version)
+            found[version] = row
+        return found
+
+    @staticmethod
+    def _locked(conn: Connection, configuration_id: str, if_match: VersionCondition | None) -> dict:
+        current = configurations.get(conn, configuration_id, for_update=True)
+        if current is None:
+            raise ConfigurationNotFound(configuration_id)
+        require_match(if_match, current["version"], "configuration")
+        return current
+
+    async def _change(
+        self,
+        configuration_id: str,
+        context: AuditContext,
+        if_match: VersionCondition | None,
+        target: Target,
+        change: str,
+        *,
+        rolled_back_from: int | None = None,
+        note: str | None = None,
+    ) -> Configuration:
+        """Lock, check If-Match, compute the target, write it with its revision and event.
+
+        A target equal to the current state writes nothing: no version, revision or event.
+        """
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+
+        def apply(conn: Connection) -> Configuration:
+            current = self._locked(conn, configuration_id, if_match)
+            wanted = target(conn, current)
+            row = configurations.update(
                 conn,
                 configuration_id,
                 name=wanted["name"],
                 comments=wanted["comments"],
                 config=wanted["config"],
+                actor=context.actor,
+                change=change,
+                rolled_back_from=rolled_back_from,
+                note=note,
             )
+            if row is None:
+                return Configuration.model_validate(current)
+            changed = Configuration.model_validate(row)
+            record(
+                conn,
+                context,
+                f"configuration.{change}",
+                **_entity(row),
+                version=changed.version,
+                before=image(current),
+                after=changed.model_dump(mode="json"),
+                note=note,
+            )
+            return changed
 
-        return Configuration.model_validate(await self._db.write(update))
+        return await self._db.write(apply)
 
-    async def delete(self, configuration_id: str) -> None:
-        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
-        if not await self._db.write(lambda conn: configurations.delete(conn, configuration_id)):
-            raise ConfigurationNotFound(configuration_id)
+
+def _entity(row: dict) -> dict:
+    return {"entity_type": "configuration", "entity_id": row["id"], "application_id": row["application_id"]}

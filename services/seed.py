@@ -14,6 +14,7 @@ from database.embedded import resolve_database_url
 from database.migrations import apply_migrations
 from database.pool import Database, PoolOptions
 from models.applications import ApplicationCreate
+from models.audit import AuditContext
 from models.configurations import ConfigurationCreate
 from models.paging import PageRequest
 from services.applications import ApplicationService
@@ -41,6 +42,9 @@ SAMPLES: dict[str, dict] = {
 }
 
 
+SEEDER = AuditContext(actor="seed")
+
+
 @dataclass
 class SeedReport:
     applications_created: int = 0
@@ -54,13 +58,13 @@ async def seed(applications: ApplicationService, configurations: ConfigurationSe
         if found:
             app_id = found[0].id
         else:
-            app_id = (await applications.create(ApplicationCreate(name=name, comments=sample["comments"]))).id
+            app_id = (await applications.create(ApplicationCreate(name=name, comments=sample["comments"]), SEEDER)).id
             report.applications_created += 1
         for config_name, config in sample["configurations"].items():
             existing = await configurations.list(PageRequest(limit=1), application_id=app_id, name=config_name)
             if not existing.items:
                 await configurations.create(
-                    ConfigurationCreate(application_id=app_id, name=config_name, config=config)
+                    ConfigurationCreate(application_id=app_id, name=config_name, config=config), SEEDER
                 )
                 report.configurations_created += 1
     return report

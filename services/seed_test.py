@@ -4,7 +4,7 @@ from models.paging import PageRequest
 from services import seed as seed_module
 from services.applications import ApplicationService
 from services.configurations import ConfigurationService
-from services.seed import SAMPLES, seed, seed_database
+from services.seed import SAMPLES, SEEDER, seed, seed_database
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +26,7 @@ async def test_seeding_fills_in_what_is_missing_and_keeps_what_is_there(database
     await seed(applications, configurations)
     payments = (await applications.list(PageRequest(), name="payments")).items[0]
     database_config = (await configurations.list(PageRequest(), application_id=payments.id, name="database")).items[0]
-    await configurations.delete(payments.configuration_ids[-1])
+    await configurations.delete(payments.configuration_ids[-1], SEEDER)
 
     report = await seed(applications, configurations)
 

@@ -2,7 +2,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import Applications, Configurations
+from api.conditional import IfMatch, set_etag
+from api.deps import Applications, Changer, Configurations
 from api.errors import problem_responses
 from api.paging import PageParams, link_next
 from models.applications import Application, ApplicationCreate, ApplicationUpdate
@@ -13,10 +14,11 @@ router = APIRouter(prefix="/applications", tags=["applications"])
 
 @router.post("", status_code=201, responses=problem_responses(400, 409, 413, 503))
 async def create_application(
-    body: ApplicationCreate, service: Applications, request: Request, response: Response
+    body: ApplicationCreate, service: Applications, changer: Changer, request: Request, response: Response
 ) -> Application:
-    application = await service.create(body)
+    application = await service.create(body, changer)
     response.headers["Location"] = str(request.url_for("get_application", application_id=application.id))
+    set_etag(response, application.version)
     return application
 
 
@@ -34,20 +36,31 @@ async def list_applications(
 
 
 @router.get("/{application_id}", responses=problem_responses(404, 503))
-async def get_application(application_id: str, service: Applications) -> Application:
-    return await service.get(application_id)
+async def get_application(application_id: str, service: Applications, response: Response) -> Application:
+    application = await service.get(application_id)
+    set_etag(response, application.version)
+    return application
 
 
-@router.put("/{application_id}", responses=problem_responses(400, 404, 409, 413, 503))
+@router.put("/{application_id}", responses=problem_responses(400, 404, 409, 412, 413, 503))
 async def update_application(
-    application_id: str, body: ApplicationUpdate, service: Applications
+    application_id: str,
+    body: ApplicationUpdate,
+    service: Applications,
+    changer: Changer,
+    if_match: IfMatch,
+    response: Response,
 ) -> Application:
-    return await service.update(application_id, body)
+    application = await service.update(application_id, body, changer, if_match)
+    set_etag(response, application.version)
+    return application
 
 
-@router.delete("/{application_id}", status_code=204, responses=problem_responses(404, 503))
-async def delete_application(application_id: str, service: Applications) -> None:
-    await service.delete(application_id)
+@router.delete("/{application_id}", status_code=204, responses=problem_responses(400, 404, 412, 503))
+async def delete_application(
+    application_id: str, service: Applications, changer: Changer, if_match: IfMatch
+) -> None:
+    await service.delete(application_id, changer, if_match)
 
 
 @router.get("/{application_id}/configurations", responses=problem_responses(400, 404, 503))

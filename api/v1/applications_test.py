@@ -247,3 +247,39 @@ def test_configurations_of_an_unknown_application_is_404(client, unknown):
 def test_configurations_of_an_application_without_any_is_empty(client):
     application = create(client)
     assert client.get(f"{URL}/{application['id']}/configurations").json() == []
+
+
+def test_applications_carry_a_version_and_etag(client):
+    created = client.post(URL, json={"name": "payments"})
+    url = created.headers["location"]
+
+    assert (created.json()["version"], created.headers["etag"]) == (1, '"1"')
+    assert client.get(url).headers["etag"] == '"1"'
+    updated = client.put(url, json={"comments": "new"})
+    assert (updated.json()["version"], updated.headers["etag"]) == (2, '"2"')
+
+
+def test_an_application_update_that_changes_nothing_keeps_the_version(client):
+    application = create(client, comments="same")
+    response = client.put(f"{URL}/{application['id']}", json={"name": "payments", "comments": "same"})
+    assert response.json() == application
+
+
+def test_adding_configurations_does_not_change_the_applications_version(client):
+    application = create(client)
+    client.post("/api/v1/configurations", json={"application_id": application["id"], "name": "db", "config": {}})
+    assert client.get(f"{URL}/{application['id']}").json()["version"] == 1
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_if_match_guards_application_writes(client, method):
+    application = create(client)
+    url = f"{URL}/{application['id']}"
+
+    stale = client.request(method, url, json={"comments": "x"}, headers={"If-Match": '"2"'})
+    current = client.request(method, url, json={"comments": "x"}, headers={"If-Match": '"1"'})
+
+    assert stale.status_code == 412
+    assert stale.json()["current_version"] == 1
+    assert stale.headers["etag"] == '"1"'
+    assert current.status_code in (200, 204)

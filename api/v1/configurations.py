@@ -2,22 +2,31 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import Configurations
+from api.conditional import IfMatch, IfNoneMatch, not_modified, set_etag
+from api.deps import Changer, Configurations
 from api.errors import problem_responses
-from api.paging import PageParams, link_next
+from api.merge_patch import MERGE_PATCH_OPENAPI, merge_patch_body
+from api.paging import PageParams, VersionPageParams, link_next
 from models.configurations import Configuration, ConfigurationCreate, ConfigurationUpdate
+from models.errors import RevisionNotFound
 from models.ids import Ulid
+from models.revisions import Diff, Revision, RollbackRequest
 
 router = APIRouter(prefix="/configurations", tags=["configurations"])
 
 
 @router.post("", status_code=201, responses=problem_responses(400, 404, 409, 413, 503))
 async def create_configuration(
-    body: ConfigurationCreate, service: Configurations, request: Request, response: Response
+    body: ConfigurationCreate,
+    service: Configurations,
+    changer: Changer,
+    request: Request,
+    response: Response,
 ) -> Configuration:
-    configuration = await service.create(body)
+    configuration = await service.create(body, changer)
     location = request.url_for("get_configuration", configuration_id=configuration.id)
     response.headers["Location"] = str(location)
+    set_etag(response, configuration.version)
     return configuration
 
 
@@ -35,18 +44,106 @@ async def list_configurations(
     return result.items
 
 
-@router.get("/{configuration_id}", responses=problem_responses(404, 503))
-async def get_configuration(configuration_id: str, service: Configurations) -> Configuration:
-    return await service.get(configuration_id)
-
-
-@router.put("/{configuration_id}", responses=problem_responses(400, 404, 409, 413, 503))
-async def update_configuration(
-    configuration_id: str, body: ConfigurationUpdate, service: Configurations
+@router.get(
+    "/{configuration_id}",
+    responses={304: {"description": "Not Modified: If-None-Match names the current version"}}
+    | problem_responses(400, 404, 503),
+)
+async def get_configuration(
+    configuration_id: str, service: Configurations, if_none_match: IfNoneMatch, response: Response
 ) -> Configuration:
-    return await service.update(configuration_id, body)
+    configuration = await service.get(configuration_id)
+    if if_none_match is not None and if_none_match.matches_weakly(configuration.version):
+        return not_modified(configuration.version)
+    set_etag(response, configuration.version)
+    return configuration
 
 
-@router.delete("/{configuration_id}", status_code=204, responses=problem_responses(404, 503))
-async def delete_configuration(configuration_id: str, service: Configurations) -> None:
-    await service.delete(configuration_id)
+@router.put("/{configuration_id}", responses=problem_responses(400, 404, 409, 412, 413, 503))
+async def update_configuration(
+    configuration_id: str,
+    body: ConfigurationUpdate,
+    service: Configurations,
+    changer: Changer,
+    if_match: IfMatch,
+    response: Response,
+) -> Configuration:
+    configuration = await service.update(configuration_id, body, changer, if_match)
+    set_etag(response, configuration.version)
+    return configuration
+
+
+@router.patch(
+    "/{configuration_id}",
+    openapi_extra=MERGE_PATCH_OPENAPI,
+    responses=problem_responses(400, 404, 409, 412, 413, 415, 503),
+)
+async def patch_configuration(
+    configuration_id: str,
+    request: Request,
+    service: Configurations,
+    changer: Changer,
+    if_match: IfMatch,
+    response: Response,
+) -> Configuration:
+    """Change part of a configuration with an RFC 7396 JSON merge patch."""
+    patch = await merge_patch_body(request)
+    configuration = await service.patch(configuration_id, patch, changer, if_match)
+    set_etag(response, configuration.version)
+    return configuration
+
+
+@router.delete("/{configuration_id}", status_code=204, responses=problem_responses(400, 404, 412, 503))
+async def delete_configuration(
+    configuration_id: str, service: Configurations, changer: Changer, if_match: IfMatch
+) -> None:
+    await service.delete(configuration_id, changer, if_match)
+
+
+@router.post("/{configuration_id}/rollback", responses=problem_responses(400, 404, 409, 412, 503))
+async def rollback_configuration(
+    configuration_id: str,
+    body: RollbackRequest,
+    service: Configurations,
+    changer: Changer,
+    if_match: IfMatch,
+    response: Response,
+) -> Configuration:
+    """Make a new version equal to an earlier one (nothing is deleted)."""
+    configuration = await service.rollback(
+        configuration_id, body.version, changer, note=body.comment, if_match=if_match
+    )
+    set_etag(response, configuration.version)
+    return configuration
+
+
+@router.get("/{configuration_id}/versions", responses=problem_responses(400, 404, 503))
+async def list_configuration_versions(
+    configuration_id: str,
+    service: Configurations,
+    page: VersionPageParams,
+    request: Request,
+    response: Response,
+) -> list[Revision]:
+    """Every version of the configuration, newest first."""
+    result = await service.versions(configuration_id, page)
+    link_next(request, response, result)
+    return result.items
+
+
+@router.get("/{configuration_id}/versions/{version}", responses=problem_responses(404, 503))
+async def get_configuration_version(configuration_id: str, version: str, service: Configurations) -> Revision:
+    if not version.isdigit():
+        raise RevisionNotFound(configuration_id, version)
+    return await service.version(configuration_id, int(version))
+
+
+@router.get("/{configuration_id}/diff", responses=problem_responses(400, 404, 503))
+async def diff_configuration_versions(
+    configuration_id: str,
+    service: Configurations,
+    from_version: Annotated[int, Query(alias="from", ge=1, description="The version to start from")],
+    to_version: Annotated[int | None, Query(alias="to", ge=1, description="Default: the current version")] = None,
+) -> Diff:
+    """An RFC 6902 JSON Patch turning one version's config into another's."""
+    return await service.diff(configuration_id, from_version, to_version)

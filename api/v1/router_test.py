@@ -12,4 +12,9 @@ def test_every_resource_is_under_api_v1():
         "/api/v1/applications/{application_id}/configurations",
         "/api/v1/configurations",
         "/api/v1/configurations/{configuration_id}",
+        "/api/v1/configurations/{configuration_id}/rollback",
+        "/api/v1/configurations/{configuration_id}/versions",
+        "/api/v1/configurations/{configuration_id}/versions/{version}",
+        "/api/v1/configurations/{configuration_id}/diff",
+        "/api/v1/audit-events",
     }

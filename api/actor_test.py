@@ -1,0 +1,28 @@
+import pytest
+from starlette.requests import Request
+
+from api.actor import actor_of, printable
+
+
+def request_with(headers: list[tuple[bytes, bytes]]) -> Request:
+    return Request({"type": "http", "headers": headers})
+
+
+@pytest.mark.parametrize(
+    ("raw", "limit", "expected"),
+    [
+        (None, 10, None),
+        ("", 10, None),
+        ("  a   b  ", 10, "a b"),
+        ("tab\there\r\nnew\x00nul\x7fdel", 50, "tab here newnuldel"),
+        ("abcdefghijkl", 5, "abcde"),
+    ],
+)
+def test_printable(raw, limit, expected):
+    assert printable(raw, limit) == expected
+
+
+def test_the_actor_is_the_x_actor_header_in_utf8_or_anonymous():
+    assert actor_of(request_with([(b"x-actor", "renée".encode())])) == "renée"
+    assert actor_of(request_with([(b"x-actor", b"\x01\x02")])) == "anonymous"
+    assert actor_of(request_with([])) == "anonymous"

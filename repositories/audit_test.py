@@ -1,0 +1,79 @@
+from datetime import datetime, timedelta, timezone
+
+import psycopg2
+import pytest
+
+from models.audit import AuditContext, AuditFilter
+from models.ids import new_id
+from models.paging import PageRequest
+from repositories import audit
+
+CONTEXT = AuditContext(actor="alice", request_id="req-1", client_ip="10.0.0.1", user_agent="cli/1")
+
+
+def append(conn, action="application.created", entity_id=None, **fields) -> dict:
+    entity_id = entity_id or new_id()
+    values = {
+        "id": new_id(),
+        "action": action,
+        "entity_type": action.split(".")[0],
+        "entity_id": entity_id,
+        "application_id": fields.pop("application_id", entity_id),
+        "version": 1,
+        "before": None,
+        "after": {"name": "x", "nested": {"list": [1, None]}},
+    }
+    return audit.append(conn, CONTEXT, **(values | fields))
+
+
+def test_append_stores_the_event_with_its_context(conn):
+    event = append(conn, note="because")
+
+    assert (event["actor"], event["request_id"], event["client_ip"], event["user_agent"]) == (
+        "alice", "req-1", "10.0.0.1", "cli/1"
+    )
+    assert event["after"] == {"name": "x", "nested": {"list": [1, None]}}
+    assert event["before"] is None
+    assert event["note"] == "because"
+    assert abs(event["occurred_at"] - datetime.now(timezone.utc)) < timedelta(minutes=1)
+
+
+def test_list_filters_newest_first(conn):
+    app_id = new_id()
+    first = append(conn, entity_id=app_id)
+    second = append(conn, "configuration.created", application_id=app_id)
+    other = append(conn)
+
+    def listed(**filters):
+        return [e["id"] for e in audit.list_page(conn, AuditFilter(**filters), PageRequest())]
+
+    assert listed() == [other["id"], second["id"], first["id"]]
+    assert listed(application_id=app_id) == [second["id"], first["id"]]
+    assert listed(entity_type="configuration") == [second["id"]]
+    assert listed(action="application.created", entity_id=app_id) == [first["id"]]
+    assert listed(actor="alice") == listed()
+    assert listed(actor="bob") == []
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    assert listed(since=later) == [] and len(listed(until=later)) == 3
+    assert [e["id"] for e in audit.list_page(conn, AuditFilter(), PageRequest(after=second["id"]))] == [first["id"]]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET actor = 'mallory'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ],
+)
+def test_events_cannot_be_altered_with_sql(conn, statement):
+    append(conn)
+    conn.commit()
+
+    with conn.cursor() as cursor, pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permanent record"):
+        cursor.execute(statement)
+    conn.rollback()
+
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT actor FROM audit_events")
+        assert cursor.fetchall() == [{"actor": "alice"}]

@@ -8,7 +8,8 @@ however many statements it runs.
 
 There are exactly as many worker threads as connections, and at most that many units are
 admitted at once; the rest queue on the event loop for a bounded time and are then refused
-with `DatabaseBusy` (HTTP 503), so a burst can never exhaust the pool.
+with `DatabaseBusy` (HTTP 503), so a burst can never exhaust the pool. A unit that the
+database does not finish in time is answered with `DatabaseUnavailable` too: never a hang.
 """
 
 import asyncio
@@ -25,7 +26,7 @@ import psycopg2.errors
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import make_dsn, parse_dsn
 from psycopg2.extras import RealDictCursor
-from psycopg2.pool import ThreadedConnectionPool
+from psycopg2.pool import PoolError, ThreadedConnectionPool
 
 from database.errors import DatabaseBusy, DatabaseUnavailable
 
@@ -37,6 +38,11 @@ logger = logging.getLogger(__name__)
 # After a failed connect, new connections are not attempted for this long: requests fail
 # fast with 503 instead of each waiting out the connect timeout against a dead server.
 CONNECT_COOLDOWN_S = 1.0
+# A deadlock or serialization failure rolls the unit back; it is run again this many times.
+ABORTED_RETRIES = 3
+# Sent data may go unacknowledged this much longer than a statement may run before the
+# connection counts as dead: a vanished server is noticed, a slow one is not cut off.
+NETWORK_GRACE_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,15 @@ class PoolOptions:
     statement_timeout_ms: int = 5000
     connect_timeout_s: int = 5
     acquire_timeout_s: float = 5.0
+
+    @property
+    def unit_deadline_s(self) -> float:
+        """How long a request waits for its unit of work before it is answered with 503.
+
+        The server cuts each statement off at the statement timeout; this also bounds the
+        wait for a server that cannot be heard at all.
+        """
+        return self.connect_timeout_s + 2 * self.statement_timeout_ms / 1000
 
 
 @dataclass(frozen=True)
@@ -70,36 +85,69 @@ def connection_dsn(url: str, options: PoolOptions) -> str:
         keepalives_idle=5,
         keepalives_interval=2,
         keepalives_count=3,
+        tcp_user_timeout=options.statement_timeout_ms + NETWORK_GRACE_MS,
     )
 
 
 class RetainingPool(ThreadedConnectionPool):
-    """ThreadedConnectionPool that keeps its connections and backs off from a dead server."""
+    """ThreadedConnectionPool that keeps its connections, connects outside its lock, and
+    backs off from a dead server."""
 
     def __init__(self, minconn: int, maxconn: int, *args, **kwargs) -> None:
         self._connect_blocked_until = 0.0
+        self._opening = 0
         super().__init__(minconn, maxconn, *args, **kwargs)
         # psycopg2 closes any connection handed back while `minconn` are already idle, which
         # under load means a fresh connect for nearly every request. Keep up to `maxconn`.
         self.minconn = maxconn
 
-    def _connect(self, key=None):
+    def getconn(self, key=None) -> Connection:
+        # psycopg2 connects while holding the pool's lock, so one slow connect would stall
+        # every thread handing a connection back. Reserve the place, then connect unlocked.
+        with self._lock:
+            if self.closed or self._pool:
+                return self._getconn(key)
+            if len(self._used) + self._opening >= self.maxconn:
+                raise PoolError("connection pool exhausted")
+            self._opening += 1
+        try:
+            conn = self._open()
+        finally:
+            with self._lock:
+                self._opening -= 1
+        with self._lock:
+            key = self._getkey() if key is None else key
+            self._used[key] = conn
+            self._rused[id(conn)] = key
+        return conn
+
+    def _connect(self, key=None) -> Connection:
+        # Only the constructor gets here now, for the first `minconn` connections.
+        conn = self._open()
+        self._pool.append(conn)
+        return conn
+
+    def _open(self) -> Connection:
         if time.monotonic() < self._connect_blocked_until:
             raise psycopg2.OperationalError("the last connection attempt failed moments ago")
         try:
-            return super()._connect(key)
-        except psycopg2.OperationalError:
+            return psycopg2.connect(*self._args, **self._kwargs)
+        except psycopg2.OperationalError as error:
             self._connect_blocked_until = time.monotonic() + CONNECT_COOLDOWN_S
+            logger.warning("cannot connect to the database: %s", str(error).strip())
             raise
 
     def counts(self) -> tuple[int, int]:
-        """(in use, idle) connections."""
-        with self._lock:
-            return len(self._used), len(self._pool)
+        """(in use, idle) connections; read without the lock, so never blocks the caller."""
+        return len(self._used), len(self._pool)
 
 
 class _ConnectionLost(Exception):
     """The connection died before the unit committed: the server rolled it back."""
+
+
+class _Aborted(Exception):
+    """The server aborted the unit (deadlock, serialization failure) and rolled it back."""
 
 
 class Database:
@@ -120,6 +168,7 @@ class Database:
                 cursor_factory=RealDictCursor,
             )
         except psycopg2.OperationalError as error:
+            # Raised at start-up only, to the operator: the driver's words help here.
             raise DatabaseUnavailable(f"Cannot connect to the database: {error}".strip()) from error
         self._executor = ThreadPoolExecutor(self._options.max_connections, thread_name_prefix="db")
 
@@ -145,8 +194,14 @@ class Database:
         await self._admit()
         job = asyncio.get_running_loop().run_in_executor(self._executor, self._run, work, read_only)
         job.add_done_callback(self._leave)
-        # A cancelled request must not hand its slot on while its thread still holds a connection.
-        return await asyncio.shield(job)
+        try:
+            async with asyncio.timeout(self._options.unit_deadline_s):
+                # A request that gives up must not hand its slot on while its thread still
+                # holds a connection: the shield keeps the job, and so the slot, alive.
+                return await asyncio.shield(job)
+        except TimeoutError:
+            outcome = "" if read_only else "; whether the change was saved is unknown"
+            raise DatabaseUnavailable(f"The database did not answer in time{outcome}") from None
 
     async def _admit(self) -> None:
         if not self._slots.locked():
@@ -167,22 +222,30 @@ class Database:
             job.exception()  # retrieved here so an abandoned job's error is not reported twice
 
     def _run(self, work: Work[T], read_only: bool) -> T:
-        # A server restart kills every pooled connection at once. Each is found dead on use
-        # and discarded, and the unit re-run on the next; the last try gets a fresh connect.
-        for _ in range(self._options.max_connections + 1):
+        lost = aborted = 0
+        while True:
             with self._connection() as conn:
                 try:
                     return self._unit(conn, work, read_only)
                 except _ConnectionLost:
-                    logger.info("discarded a broken database connection; retrying")
-        raise DatabaseUnavailable("Lost every connection to the database")
+                    # A server restart kills every pooled connection at once. Each is found
+                    # dead on use and discarded; after all of them, a fresh one is tried.
+                    lost += 1
+                    if lost > self._options.max_connections:
+                        raise DatabaseUnavailable("Lost every connection to the database") from None
+                    logger.info("discarded a broken database connection; running the unit again")
+                except _Aborted:
+                    aborted += 1
+                    if aborted > ABORTED_RETRIES:
+                        raise DatabaseUnavailable("The database kept aborting the transaction", 1) from None
+                    logger.info("the database aborted a transaction; running the unit again")
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
         try:
             conn = self._pool.getconn()
         except psycopg2.OperationalError as error:
-            raise DatabaseUnavailable(f"Cannot connect to the database: {error}".strip()) from error
+            raise DatabaseUnavailable("Cannot connect to the database") from error
         try:
             yield conn
         finally:
@@ -197,6 +260,8 @@ class Database:
             if conn.closed:
                 raise _ConnectionLost() from error
             _rollback(conn, read_only)
+            if isinstance(error, (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure)):
+                raise _Aborted() from error
             if isinstance(error, psycopg2.errors.QueryCanceled):
                 raise DatabaseUnavailable("The database took too long to answer", 1) from error
             raise
@@ -208,10 +273,18 @@ class Database:
                 conn.commit()
             except psycopg2.OperationalError as error:
                 # The COMMIT may or may not have reached the server: never re-run the unit.
-                raise DatabaseUnavailable(f"Lost the database while committing: {error}") from error
+                logger.warning("lost the database while committing: %s", str(error).strip())
+                raise DatabaseUnavailable(
+                    "Lost the database while committing; whether the change was saved is unknown"
+                ) from error
         return result
 
 
 def _rollback(conn: Connection, read_only: bool) -> None:
-    if not read_only and not conn.closed:
+    """Best effort: a connection that cannot even roll back is closed, and so discarded."""
+    if read_only or conn.closed:
+        return
+    try:
         conn.rollback()
+    except psycopg2.Error:
+        conn.close()

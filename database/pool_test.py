@@ -3,12 +3,14 @@ import threading
 import time
 
 import psycopg2
+import psycopg2.pool
 import pytest
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 from database.errors import DatabaseBusy, DatabaseUnavailable
 from database.pool import Database, PoolOptions, RetainingPool, connection_dsn
 from tests.postgres import admin_connection
+from tests.proxy import FreezableProxy
 
 pytestmark = pytest.mark.anyio
 
@@ -267,3 +269,74 @@ def test_retaining_pool_backs_off_after_a_failed_connect():
         pool.getconn()
     with pytest.raises(psycopg2.OperationalError, match="moments ago"):
         pool.getconn()
+
+
+def raise_sqlstate(conn, sqlstate: str) -> None:
+    with conn.cursor() as cursor:
+        cursor.execute(f"DO $$ BEGIN RAISE EXCEPTION 'simulated' USING ERRCODE = '{sqlstate}'; END $$")
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])  # deadlock, serialization failure
+async def test_a_unit_the_server_aborts_is_run_again(database, sqlstate):
+    attempts = []
+
+    def unlucky_once(conn):
+        attempts.append(1)
+        insert_application(conn, "a")
+        if len(attempts) == 1:
+            raise_sqlstate(conn, sqlstate)
+
+    await database.write(unlucky_once)
+
+    assert len(attempts) == 2
+    assert await database.read(count_rows) == 1
+
+
+async def test_a_unit_the_server_keeps_aborting_gives_up_with_503(database):
+    attempts = []
+
+    def always_deadlocked(conn):
+        attempts.append(1)
+        raise_sqlstate(conn, "40P01")
+
+    with pytest.raises(DatabaseUnavailable, match="kept aborting"):
+        await database.write(always_deadlocked)
+    assert len(attempts) == 4
+
+
+def test_a_slow_connect_does_not_stall_threads_handing_connections_back(database_url):
+    with FreezableProxy(database_url) as proxy:
+        pool = RetainingPool(1, 2, dsn=f"{proxy.url}?connect_timeout=2")
+        try:
+            held = pool.getconn()
+            proxy.freeze()
+            connecting = threading.Thread(target=lambda: pytest.raises(psycopg2.OperationalError, pool.getconn))
+            connecting.start()
+            time.sleep(0.2)  # the other thread is now inside its connect
+
+            started = time.monotonic()
+            pool.putconn(held)
+            counts = pool.counts()
+            assert time.monotonic() - started < 0.1
+            assert counts == (0, 1)
+
+            connecting.join()
+        finally:
+            proxy.thaw()
+            pool.closeall()
+
+
+def test_the_pool_never_opens_more_than_its_maximum(database_url):
+    pool = RetainingPool(0, 2, dsn=database_url)
+    try:
+        pool.getconn(), pool.getconn()
+        with pytest.raises(psycopg2.pool.PoolError, match="exhausted"):
+            pool.getconn()
+    finally:
+        pool.closeall()
+
+
+def test_statement_and_network_timeouts_are_set_on_the_connection():
+    parsed = psycopg2.extensions.parse_dsn(connection_dsn("postgresql://h/db", PoolOptions(statement_timeout_ms=800)))
+    assert parsed["tcp_user_timeout"] == "5800"
+    assert PoolOptions(statement_timeout_ms=800, connect_timeout_s=2).unit_deadline_s == 3.6

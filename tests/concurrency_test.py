@@ -73,3 +73,19 @@ async def test_two_hundred_concurrent_requests_on_a_pool_of_five_give_no_5xx(app
 
     assert Counter(r.status_code for r in responses) == {200: 150, 201: 50}
     assert health["pool"]["in_use"] == 0 and health["pool"]["waiting"] == 0
+
+
+async def test_swapping_two_names_at_once_never_fails_with_a_5xx(app):
+    """Each rename waits on the other's new index entry: a deadlock, which is retried."""
+    async with async_client(app) as client:
+        statuses = Counter()
+        for round_ in range(40):
+            a = (await client.post("/api/v1/applications", json={"name": f"a{round_}"})).json()["id"]
+            b = (await client.post("/api/v1/applications", json={"name": f"b{round_}"})).json()["id"]
+            responses = await asyncio.gather(
+                client.put(f"/api/v1/applications/{a}", json={"name": f"b{round_}"}),
+                client.put(f"/api/v1/applications/{b}", json={"name": f"a{round_}"}),
+            )
+            statuses.update(r.status_code for r in responses)
+
+    assert set(statuses) <= {200, 409}

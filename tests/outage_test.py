@@ -8,6 +8,7 @@ import pytest
 from main import create_app
 from tests.apps import async_client, settings_for
 from tests.postgres import admin_connection
+from tests.proxy import FreezableProxy
 
 pytestmark = pytest.mark.anyio
 
@@ -51,3 +52,35 @@ async def test_a_database_restart_gives_503_while_down_then_service_resumes(data
     assert down.json()["type"].endswith(":database-unavailable")
     assert up.status_code == 200
     assert up.json()["name"] == "payments"
+
+
+async def test_a_database_that_stops_answering_gets_503_in_bounded_time_not_a_hang(database_url):
+    with FreezableProxy(database_url) as proxy:
+        settings = settings_for(
+            proxy.url,
+            db_statement_timeout_ms=300,
+            db_connect_timeout_s=1,
+            db_acquire_timeout_s=1,
+            db_min_connections=2,
+            db_max_connections=2,
+        )
+        app = create_app(settings)
+        async with async_client(app) as client:
+            app_id = (await client.post("/api/v1/applications", json={"name": "payments"})).json()["id"]
+
+            proxy.freeze()
+            started = time.monotonic()
+            try:  # bounded here too, so that a regression fails instead of hanging the suite
+                responses = await asyncio.wait_for(
+                    asyncio.gather(*(client.get(f"/api/v1/applications/{app_id}") for _ in range(4))), 10
+                )
+            finally:
+                waited = time.monotonic() - started
+                proxy.thaw()
+
+            assert {r.status_code for r in responses} == {503}
+            assert all(r.headers["retry-after"] for r in responses)
+            assert waited < 1 + 2 * 0.3 + 1.5  # the unit deadline, plus the queue for the rest
+
+            await asyncio.sleep(0.5)  # the threads held up by the frozen server finish
+            assert (await client.get(f"/api/v1/applications/{app_id}")).status_code == 200

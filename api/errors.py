@@ -92,17 +92,25 @@ def _kebab(name: str) -> str:
 
 
 async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
-    status = next(status for kind, status in _DOMAIN_STATUSES if isinstance(error, kind))
+    # A client's error of a kind not mapped yet is still the client's: 400, not 500.
+    status = next((status for kind, status in _DOMAIN_STATUSES if isinstance(error, kind)), 400)
     return problem(status, _kebab(type(error).__name__), error.detail)
 
 
 async def _database_unavailable(request: Request, error: DatabaseUnavailable) -> JSONResponse:
-    logger.warning("database unavailable: %s", error.detail)
+    # The client learns that the database failed; the log keeps the driver's account of it.
+    cause = f" ({str(error.__cause__).strip()})" if error.__cause__ else ""
+    logger.warning("database unavailable: %s%s", error.detail, cause)
     headers = {"Retry-After": str(error.retry_after_s)}
     return problem(503, "database-unavailable", error.detail, headers=headers)
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    if error.status_code == 400:
+        # Only FastAPI raises a bare 400: a body it could not parse at all (bad UTF-8,
+        # nesting or numbers beyond the parser). Shown like any other invalid body.
+        cause = str(error.__cause__ or error.detail)
+        return _invalid([FieldError(location="body", field="", message=f"Unparseable body: {cause}", type="json_invalid")])
     phrase = status_phrase(error.status_code)
     detail = None if error.detail == phrase else error.detail
     return problem(error.status_code, _kebab(phrase.replace(" ", "")), detail, headers=error.headers)

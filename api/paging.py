@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import Depends, Query, Request, Response
 
 from models.ids import Ulid
-from models.paging import DEFAULT_LIMIT, MAX_LIMIT, Page, PageRequest
+from models.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VERSION, Page, PageRequest
 
 
 def _page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
     after: Annotated[Ulid | None, Query(description="Start after this id (keyset paging)")] = None,
 ) -> PageRequest:
     return PageRequest(limit=limit, offset=offset, after=after)
@@ -21,8 +21,8 @@ PageParams = Annotated[PageRequest, Depends(_page_request)]
 
 def _version_page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
-    after: Annotated[int | None, Query(ge=1, description="Start below this version")] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
+    after: Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="Start below this version")] = None,
 ) -> PageRequest:
     return PageRequest(limit=limit, offset=offset, after=after)
 

@@ -89,5 +89,8 @@ def storable_json(value: dict[str, Any]) -> dict[str, Any]:
 
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=256), AfterValidator(storable_text)]
+# Text compared with stored text, as in a filter: what could not be stored cannot match, but
+# PostgreSQL refuses a NUL even in a comparison.
+SearchText = Annotated[str, StringConstraints(max_length=256), AfterValidator(storable_text)]
 Comments = Annotated[str, StringConstraints(max_length=1024), AfterValidator(storable_text)]
 JsonObject = Annotated[dict[str, Any], AfterValidator(storable_json)]

@@ -20,7 +20,12 @@ def new_id() -> str:
 
 
 def normalize_id(raw: str) -> str | None:
-    """The canonical form of `raw`, or None when it cannot be a ULID (Crockford is case-blind)."""
+    """The canonical form of `raw`, or None when it cannot be a ULID (Crockford is case-blind).
+
+    ASCII only: Unicode upper-casing turns "ſ" into "S" and "ß" into "SS".
+    """
+    if not raw.isascii():
+        return None
     candidate = raw.upper()
     return candidate if ULID_PATTERN.fullmatch(candidate) else None
 

@@ -22,6 +22,8 @@ def test_new_ids_are_ulids_in_the_order_they_were_made():
         ("01ARZ3NDEKTSV4RRFFQ69G5FAU", None),  # U is not Crockford base32
         ("01ARZ3NDEKTSV4RRFFQ69G5FA\u0000", None),
         ("", None),
+        ("01ARZ3NDEKTſV4RRFFQ69G5FAV", None),  # "ſ".upper() == "S"
+        ("01ARZ3NDEKTV4RRFFQ69G5FAß", None),  # "ß".upper() == "SS"
     ],
 )
 def test_normalize_id(raw, expected):

@@ -11,6 +11,8 @@ Cursor = str | int
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# PostgreSQL's integer: versions are stored as one, and offsets beyond it are no use.
+MAX_OFFSET = MAX_VERSION = 2**31 - 1
 
 
 @dataclass(frozen=True)

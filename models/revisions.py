@@ -4,6 +4,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.fields import Comments
+from models.paging import MAX_VERSION
 
 Change = Literal["created", "updated", "patched", "rolled_back"]
 
@@ -26,7 +27,7 @@ class Revision(BaseModel):
 
 
 class RollbackRequest(BaseModel):
-    version: int = Field(ge=1, description="The version whose name, comments and config to restore")
+    version: int = Field(ge=1, le=MAX_VERSION, description="The version whose name, comments and config to restore")
     comment: Comments | None = Field(None, description="Why; kept with the new revision")
 
 

@@ -8,6 +8,7 @@ from api.errors import problem_responses
 from api.paging import PageParams, link_next
 from models.applications import Application, ApplicationCreate, ApplicationUpdate
 from models.configurations import Configuration
+from models.fields import SearchText
 
 router = APIRouter(prefix="/applications", tags=["applications"])
 
@@ -28,7 +29,7 @@ async def list_applications(
     page: PageParams,
     request: Request,
     response: Response,
-    name: Annotated[str | None, Query(max_length=256, description="Exact name")] = None,
+    name: Annotated[SearchText | None, Query(description="Exact name")] = None,
 ) -> list[Application]:
     result = await service.list(page, name=name)
     link_next(request, response, result)

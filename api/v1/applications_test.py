@@ -283,3 +283,10 @@ def test_if_match_guards_application_writes(client, method):
     assert stale.json()["current_version"] == 1
     assert stale.headers["etag"] == '"1"'
     assert current.status_code in (200, 204)
+
+
+@pytest.mark.parametrize("params", [{"name": "nul\u0000"}, {"offset": 2**63}])
+def test_hostile_list_parameters_are_400_not_500(client, params):
+    response = client.get(URL, params=params)
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == list(params)

@@ -7,6 +7,7 @@ from api.deps import Audit
 from api.errors import problem_responses
 from api.paging import PageParams, link_next
 from models.audit import Action, AuditEvent, AuditFilter, EntityType
+from models.fields import SearchText
 from models.ids import Ulid
 
 router = APIRouter(prefix="/audit-events", tags=["audit"])
@@ -29,7 +30,7 @@ async def list_audit_events(
     entity_type: Annotated[EntityType | None, Query()] = None,
     entity_id: Annotated[Ulid | None, Query()] = None,
     action: Annotated[Action | None, Query()] = None,
-    actor: Annotated[str | None, Query(max_length=256)] = None,
+    actor: Annotated[SearchText | None, Query()] = None,
     since: Annotated[datetime | None, Query(description="Events at or after this time")] = None,
     until: Annotated[datetime | None, Query(description="Events before this time")] = None,
 ) -> list[AuditEvent]:

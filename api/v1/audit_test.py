@@ -183,3 +183,9 @@ def test_the_log_cannot_be_written_through_the_api(client):
     event_id = events(client)[0]["id"]
     assert client.post(AUDIT, json={}).status_code == 405
     assert client.delete(f"{AUDIT}/{event_id}").status_code == 404
+
+
+def test_a_nul_in_the_actor_filter_is_400(client):
+    response = client.get(AUDIT, params={"actor": "a\u0000"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "actor"

@@ -9,7 +9,9 @@ from api.merge_patch import MERGE_PATCH_OPENAPI, merge_patch_body
 from api.paging import PageParams, VersionPageParams, link_next
 from models.configurations import Configuration, ConfigurationCreate, ConfigurationUpdate
 from models.errors import RevisionNotFound
+from models.fields import SearchText
 from models.ids import Ulid
+from models.paging import MAX_VERSION
 from models.revisions import Diff, Revision, RollbackRequest
 
 router = APIRouter(prefix="/configurations", tags=["configurations"])
@@ -37,7 +39,7 @@ async def list_configurations(
     request: Request,
     response: Response,
     application_id: Annotated[Ulid | None, Query(description="Only this application's")] = None,
-    name: Annotated[str | None, Query(max_length=256, description="Exact name")] = None,
+    name: Annotated[SearchText | None, Query(description="Exact name")] = None,
 ) -> list[Configuration]:
     result = await service.list(page, application_id=application_id, name=name)
     link_next(request, response, result)
@@ -133,7 +135,7 @@ async def list_configuration_versions(
 
 @router.get("/{configuration_id}/versions/{version}", responses=problem_responses(404, 503))
 async def get_configuration_version(configuration_id: str, version: str, service: Configurations) -> Revision:
-    if not version.isdigit():
+    if not (version.isascii() and version.isdigit()) or not 1 <= int(version) <= MAX_VERSION:
         raise RevisionNotFound(configuration_id, version)
     return await service.version(configuration_id, int(version))
 
@@ -142,8 +144,10 @@ async def get_configuration_version(configuration_id: str, version: str, service
 async def diff_configuration_versions(
     configuration_id: str,
     service: Configurations,
-    from_version: Annotated[int, Query(alias="from", ge=1, description="The version to start from")],
-    to_version: Annotated[int | None, Query(alias="to", ge=1, description="Default: the current version")] = None,
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION, description="The version to start from")],
+    to_version: Annotated[
+        int | None, Query(alias="to", ge=1, le=MAX_VERSION, description="Default: the current version")
+    ] = None,
 ) -> Diff:
     """An RFC 6902 JSON Patch turning one version's config into another's."""
     return await service.diff(configuration_id, from_version, to_version)

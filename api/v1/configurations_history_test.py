@@ -228,3 +228,22 @@ def test_revisions_cannot_be_changed_through_the_api(client, application):
     configuration = create_configuration(client, application["id"])
     for method in ("PUT", "PATCH", "DELETE"):
         assert client.request(method, url(configuration, "/versions/1"), json={}).status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("suffix", "status"),
+    [
+        ("/versions/99999999999999999999", 404),
+        ("/versions/٣", 404),  # a digit, but not an ASCII one
+        ("/versions?after=99999999999999999999", 400),
+        ("/diff?from=99999999999999999999", 400),
+    ],
+)
+def test_version_numbers_beyond_range_are_not_500(client, application, suffix, status):
+    configuration = create_configuration(client, application["id"])
+    assert client.get(url(configuration, suffix)).status_code == status
+
+
+def test_rollback_to_a_version_beyond_range_is_400(client, application):
+    configuration = create_configuration(client, application["id"])
+    assert client.post(url(configuration, "/rollback"), json={"version": 2**40}).status_code == 400

@@ -258,3 +258,45 @@ def test_list_pages_by_keyset(client, application):
     assert [c["id"] for c in first.json()] == ids[:2]
     assert f"application_id={application['id']}" in link
     assert [c["id"] for c in second.json()] == ids[2:4]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"name": "\xff"}',  # not UTF-8
+        b'{"application_id": "x", "name": "n", "config": {"n": ' + b"9" * 5000 + b"}}",  # digits
+        b"[" * 3000 + b"]" * 3000,  # deeper than the parser goes
+    ],
+)
+def test_bodies_the_parser_cannot_read_are_400_in_the_usual_shape(client, raw):
+    response = client.post(URL, content=raw, headers={"content-type": "application/json"})
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    (error,) = response.json()["errors"]
+    assert (error["in"], error["type"]) == ("body", "json_invalid")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"name": "a\u0000b"},
+        {"name": "x" * 257},
+        {"offset": 2**31},
+        {"offset": 99999999999999999999},
+        {"application_id": "01ARZ3NDEKTſV4RRFFQ69G5FAV"},
+    ],
+)
+def test_hostile_query_parameters_are_400_not_500(client, params):
+    response = client.get(URL, params=params)
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == list(params)
+
+
+def test_a_non_ascii_look_alike_id_is_404(client, application):
+    configuration = create(client, application)
+    look_alike = configuration["id"].replace("S", "ſ").replace("1", "١")
+    assert look_alike != configuration["id"]
+    assert client.get(f"{URL}/{look_alike}").status_code == 404
+    assert client.delete(f"{URL}/{look_alike}").status_code == 404
+    assert client.get(f"{URL}/{configuration['id']}").status_code == 200

@@ -1,6 +1,6 @@
 """Fixtures shared by every co-located test: a real PostgreSQL, one fresh database per test."""
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import psycopg2
 import pytest

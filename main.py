@@ -1,6 +1,6 @@
 """Config Service: the ASGI application and the command that serves it.
 
-    python main.py [--reload]
+python main.py [--reload]
 """
 
 import argparse
@@ -8,8 +8,8 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 import uvicorn
 from fastapi import FastAPI

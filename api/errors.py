@@ -110,7 +110,9 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
         # Only FastAPI raises a bare 400: a body it could not parse at all (bad UTF-8,
         # nesting or numbers beyond the parser). Shown like any other invalid body.
         cause = str(error.__cause__ or error.detail)
-        return _invalid([FieldError(location="body", field="", message=f"Unparseable body: {cause}", type="json_invalid")])
+        return _invalid(
+            [FieldError(location="body", field="", message=f"Unparseable body: {cause}", type="json_invalid")]
+        )
     phrase = status_phrase(error.status_code)
     detail = None if error.detail == phrase else error.detail
     return problem(error.status_code, _kebab(phrase.replace(" ", "")), detail, headers=error.headers)

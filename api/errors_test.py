@@ -42,14 +42,25 @@ def test_dotted_paths():
 def test_field_errors_name_the_field_and_strip_pydantic_prefixes():
     error = {"loc": ("body", "name"), "msg": "Value error, bad", "type": "value_error"}
     assert _field_error("body", ["name"], error).model_dump(by_alias=True) == {
-        "in": "body", "field": "name", "message": "bad", "type": "value_error"
+        "in": "body",
+        "field": "name",
+        "message": "bad",
+        "type": "value_error",
     }
 
 
 def test_malformed_json_points_at_the_character():
-    error = {"loc": ("body", 7), "msg": "JSON decode error", "type": "json_invalid", "ctx": {"error": "Expecting value"}}
+    error = {
+        "loc": ("body", 7),
+        "msg": "JSON decode error",
+        "type": "json_invalid",
+        "ctx": {"error": "Expecting value"},
+    }
     assert _field_error("body", [7], error).model_dump(by_alias=True) == {
-        "in": "body", "field": "", "message": "Malformed JSON at character 7: Expecting value", "type": "json_invalid"
+        "in": "body",
+        "field": "",
+        "message": "Malformed JSON at character 7: Expecting value",
+        "type": "json_invalid",
     }
 
 
@@ -108,7 +119,12 @@ def test_validation_errors_are_400_with_every_field(client):
         "status": 400,
         "detail": "The request is invalid: body.n",
         "errors": [
-            {"in": "body", "field": "n", "message": "Input should be a valid integer, unable to parse string as an integer", "type": "int_parsing"}
+            {
+                "in": "body",
+                "field": "n",
+                "message": "Input should be a valid integer, unable to parse string as an integer",
+                "type": "int_parsing",
+            }
         ],
     }
 

@@ -27,7 +27,13 @@ async def merge_patch_body(request: Request) -> dict[str, Any]:
         raise _malformed(0, str(error) or type(error).__name__) from None
     if not isinstance(patch, dict):
         raise RequestValidationError(
-            [{"loc": ("body",), "msg": "A merge patch of a configuration is a JSON object", "type": "dict_type"}]
+            [
+                {
+                    "loc": ("body",),
+                    "msg": "A merge patch of a configuration is a JSON object",
+                    "type": "dict_type",
+                }
+            ]
         )
     return patch
 
@@ -35,7 +41,14 @@ async def merge_patch_body(request: Request) -> dict[str, Any]:
 def _malformed(position: int, reason: str) -> RequestValidationError:
     # The same shape as FastAPI's own report of a malformed JSON body.
     return RequestValidationError(
-        [{"loc": ("body", position), "msg": "JSON decode error", "type": "json_invalid", "ctx": {"error": reason}}]
+        [
+            {
+                "loc": ("body", position),
+                "msg": "JSON decode error",
+                "type": "json_invalid",
+                "ctx": {"error": reason},
+            }
+        ]
     )
 
 

@@ -31,7 +31,9 @@ async def test_other_media_types_are_unsupported(content_type):
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("body", "kind"), [(b"{", "json_invalid"), (b"\xff", "json_invalid"), (b"[]", "dict_type")])
+@pytest.mark.parametrize(
+    ("body", "kind"), [(b"{", "json_invalid"), (b"\xff", "json_invalid"), (b"[]", "dict_type")]
+)
 async def test_malformed_bodies_are_validation_errors(body, kind):
     with pytest.raises(RequestValidationError) as raised:
         await merge_patch_body(request(body))

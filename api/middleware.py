@@ -78,7 +78,6 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-
 class BodyLimitMiddleware:
     """Refuse request bodies over `max_body_bytes` with a 413 problem document.
 

@@ -11,10 +11,17 @@ class Row:
 
 
 def request(query: str) -> Request:
-    return Request({
-        "type": "http", "method": "GET", "scheme": "http", "server": ("svc", 80),
-        "path": "/api/v1/things", "query_string": query.encode(), "headers": [(b"host", b"svc")],
-    })
+    return Request(
+        {
+            "type": "http",
+            "method": "GET",
+            "scheme": "http",
+            "server": ("svc", 80),
+            "path": "/api/v1/things",
+            "query_string": query.encode(),
+            "headers": [(b"host", b"svc")],
+        }
+    )
 
 
 def test_next_link_uses_the_last_id_and_keeps_other_filters():

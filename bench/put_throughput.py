@@ -35,7 +35,9 @@ def run_wrk(url: str, connections: int, seconds: int) -> dict:
     threads = min(connections, 2)
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(SCRIPT), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
@@ -57,13 +59,17 @@ def main() -> int:
         return 1
     with ExitStack() as stack:
         base_url = args.url or stack.enter_context(
-            running_service({"DATA_DIR": stack.enter_context(tempfile.TemporaryDirectory()), "LOG_LEVEL": "warning"})
+            running_service(
+                {"DATA_DIR": stack.enter_context(tempfile.TemporaryDirectory()), "LOG_LEVEL": "warning"}
+            )
         )
         url = prepare(base_url)
         print(f"{'clients':>8} {'req/s':>9} {'p50':>9} {'p99':>9} {'non-2xx':>8}")
         for connections in (1, 16):
-            result = run_wrk(url, connections, args.seconds)
-            print(f"{connections:>8} {result['req_s']:>9.1f} {result['p50']:>9} {result['p99']:>9} {result['non_2xx']:>8}")
+            row = run_wrk(url, connections, args.seconds)
+            print(
+                f"{connections:>8} {row['req_s']:>9.1f} {row['p50']:>9} {row['p99']:>9} {row['non_2xx']:>8}"
+            )
     return 0
 
 

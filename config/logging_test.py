@@ -36,7 +36,9 @@ def test_json_lines_include_exceptions():
     try:
         raise ValueError("boom")
     except ValueError:
-        record = logging.LogRecord("svc", logging.ERROR, __file__, 1, "failed", (), __import__("sys").exc_info())
+        record = logging.LogRecord(
+            "svc", logging.ERROR, __file__, 1, "failed", (), __import__("sys").exc_info()
+        )
     assert "ValueError: boom" in json.loads(JsonFormatter().format(record))["exception"]
 
 

@@ -47,7 +47,9 @@ def schema(url: str) -> tuple[list, list]:
 
 
 def all_migration_ids() -> list[str]:
-    return sorted(p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql") if ".rollback" not in p.name)
+    return sorted(
+        p.name.removesuffix(".sql") for p in MIGRATIONS_DIR.glob("*.sql") if ".rollback" not in p.name
+    )
 
 
 def test_every_migration_has_a_rollback():

@@ -15,11 +15,11 @@ database does not finish in time is answered with `DatabaseUnavailable` too: nev
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, TypeVar
+from typing import TypeVar
 
 import psycopg2
 import psycopg2.errors

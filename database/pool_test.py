@@ -310,7 +310,12 @@ def test_a_slow_connect_does_not_stall_threads_handing_connections_back(database
         try:
             held = pool.getconn()
             proxy.freeze()
-            connecting = threading.Thread(target=lambda: pytest.raises(psycopg2.OperationalError, pool.getconn))
+
+            def connect_in_vain():
+                with pytest.raises(psycopg2.OperationalError):
+                    pool.getconn()
+
+            connecting = threading.Thread(target=connect_in_vain)
             connecting.start()
             time.sleep(0.2)  # the other thread is now inside its connect
 
@@ -337,6 +342,8 @@ def test_the_pool_never_opens_more_than_its_maximum(database_url):
 
 
 def test_statement_and_network_timeouts_are_set_on_the_connection():
-    parsed = psycopg2.extensions.parse_dsn(connection_dsn("postgresql://h/db", PoolOptions(statement_timeout_ms=800)))
+    parsed = psycopg2.extensions.parse_dsn(
+        connection_dsn("postgresql://h/db", PoolOptions(statement_timeout_ms=800))
+    )
     assert parsed["tcp_user_timeout"] == "5800"
     assert PoolOptions(statement_timeout_ms=800, connect_timeout_s=2).unit_deadline_s == 3.6

@@ -10,10 +10,20 @@ def test_an_unknown_actor_is_anonymous():
 
 def test_events_only_have_known_actions_and_entity_types():
     event = {
-        "id": "01ARZ3NDEKTSV4RRFFQ69G5FAV", "occurred_at": "2026-01-01T00:00:00Z", "actor": "a",
-        "action": "configuration.patched", "entity_type": "configuration", "entity_id": "E",
-        "application_id": "A", "version": 2, "before": {}, "after": {}, "note": None,
-        "request_id": None, "client_ip": None, "user_agent": None,
+        "id": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "actor": "a",
+        "action": "configuration.patched",
+        "entity_type": "configuration",
+        "entity_id": "E",
+        "application_id": "A",
+        "version": 2,
+        "before": {},
+        "after": {},
+        "note": None,
+        "request_id": None,
+        "client_ip": None,
+        "user_agent": None,
     }
     assert AuditEvent.model_validate(event).action == "configuration.patched"
     with pytest.raises(ValidationError):

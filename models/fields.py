@@ -74,9 +74,7 @@ def _json_problem(root: Any, root_path: str) -> tuple[str, str] | None:
                     return child, f"key {problem}"
                 pending.append((child, item, depth + 1))
         elif isinstance(value, list):
-            pending.extend(
-                (_child_path(path, index), item, depth + 1) for index, item in enumerate(value)
-            )
+            pending.extend((_child_path(path, index), item, depth + 1) for index, item in enumerate(value))
     return None
 
 

@@ -72,7 +72,9 @@ def nested(depth: int, leaf: object = 1) -> dict:
 def test_json_nested_up_to_the_limit_is_stored():
     value = nested(MAX_JSON_DEPTH)
     assert TypeAdapter(JsonObject).validate_python(value) == value
-    assert TypeAdapter(JsonObject).validate_python(nested(MAX_JSON_DEPTH - 1, [1])) == nested(MAX_JSON_DEPTH - 1, [1])
+    assert TypeAdapter(JsonObject).validate_python(nested(MAX_JSON_DEPTH - 1, [1])) == nested(
+        MAX_JSON_DEPTH - 1, [1]
+    )
 
 
 @pytest.mark.parametrize(

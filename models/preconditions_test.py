@@ -12,7 +12,7 @@ def test_etag_is_the_quoted_version():
     ("header", "condition"),
     [
         ("*", VersionCondition(any=True)),
-        (' * ', VersionCondition(any=True)),
+        (" * ", VersionCondition(any=True)),
         ('"3"', VersionCondition(strong=frozenset({3}))),
         ('"3", W/"4" ,"5"', VersionCondition(strong=frozenset({3, 5}), weak=frozenset({4}))),
         ('"abc"', VersionCondition()),  # well-formed, but never one of ours

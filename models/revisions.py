@@ -27,7 +27,9 @@ class Revision(BaseModel):
 
 
 class RollbackRequest(BaseModel):
-    version: int = Field(ge=1, le=MAX_VERSION, description="The version whose name, comments and config to restore")
+    version: int = Field(
+        ge=1, le=MAX_VERSION, description="The version whose name, comments and config to restore"
+    )
     comment: Comments | None = Field(None, description="Why; kept with the new revision")
 
 

@@ -35,7 +35,9 @@ def test_get_unknown_is_none(conn):
 def test_configuration_ids_are_listed_in_id_order(conn):
     app = add(conn, "payments")
     ids = [
-        configurations.insert(conn, id=new_id(), application_id=app["id"], name=name, comments=None, config={}, actor="t")["id"]
+        configurations.insert(
+            conn, id=new_id(), application_id=app["id"], name=name, comments=None, config={}, actor="t"
+        )["id"]
         for name in ("z", "a", "m")
     ]
     assert applications.get(conn, app["id"])["configuration_ids"] == ids
@@ -88,9 +90,12 @@ def test_get_for_update_locks_the_row(conn, database_url):
     conn.commit()
     applications.get(conn, row["id"], for_update=True)
 
-    with psycopg2.connect(database_url) as other, other.cursor() as cursor:
-        with pytest.raises(psycopg2.errors.LockNotAvailable):
-            cursor.execute("SELECT 1 FROM applications WHERE id = %s FOR UPDATE NOWAIT", (row["id"],))
+    with (
+        psycopg2.connect(database_url) as other,
+        other.cursor() as cursor,
+        pytest.raises(psycopg2.errors.LockNotAvailable),
+    ):
+        cursor.execute("SELECT 1 FROM applications WHERE id = %s FOR UPDATE NOWAIT", (row["id"],))
 
 
 def test_delete_cascades_to_configurations(conn):

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
@@ -30,12 +30,15 @@ def test_append_stores_the_event_with_its_context(conn):
     event = append(conn, note="because")
 
     assert (event["actor"], event["request_id"], event["client_ip"], event["user_agent"]) == (
-        "alice", "req-1", "10.0.0.1", "cli/1"
+        "alice",
+        "req-1",
+        "10.0.0.1",
+        "cli/1",
     )
     assert event["after"] == {"name": "x", "nested": {"list": [1, None]}}
     assert event["before"] is None
     assert event["note"] == "because"
-    assert abs(event["occurred_at"] - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert abs(event["occurred_at"] - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 def test_list_filters_newest_first(conn):
@@ -53,9 +56,11 @@ def test_list_filters_newest_first(conn):
     assert listed(action="application.created", entity_id=app_id) == [first["id"]]
     assert listed(actor="alice") == listed()
     assert listed(actor="bob") == []
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     assert listed(since=later) == [] and len(listed(until=later)) == 3
-    assert [e["id"] for e in audit.list_page(conn, AuditFilter(), PageRequest(after=second["id"]))] == [first["id"]]
+    assert [e["id"] for e in audit.list_page(conn, AuditFilter(), PageRequest(after=second["id"]))] == [
+        first["id"]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -70,7 +75,10 @@ def test_events_cannot_be_altered_with_sql(conn, statement):
     append(conn)
     conn.commit()
 
-    with conn.cursor() as cursor, pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permanent record"):
+    with (
+        conn.cursor() as cursor,
+        pytest.raises(psycopg2.errors.InsufficientPrivilege, match="permanent record"),
+    ):
         cursor.execute(statement)
     conn.rollback()
 

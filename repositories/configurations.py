@@ -27,7 +27,8 @@ _RECORD_REVISION = """
 revision AS (
     INSERT INTO configuration_revisions
         (configuration_id, version, name, comments, config, created_at, actor, change, rolled_back_from, note)
-    SELECT id, version, name, comments, config, updated_at, %(actor)s, %(change)s, %(rolled_back_from)s, %(note)s
+    SELECT id, version, name, comments, config, updated_at,
+           %(actor)s, %(change)s, %(rolled_back_from)s, %(note)s
     FROM written
 )
 """

@@ -14,7 +14,13 @@ def app_id(conn) -> str:
 
 def add(conn, application_id: str, name: str = "db", config: dict | None = None) -> dict:
     return configurations.insert(
-        conn, id=new_id(), application_id=application_id, name=name, comments=None, config=config or {}, actor="t"
+        conn,
+        id=new_id(),
+        application_id=application_id,
+        name=name,
+        comments=None,
+        config=config or {},
+        actor="t",
     )
 
 
@@ -80,13 +86,20 @@ def test_update_replaces_the_fields(conn, app_id):
 def test_an_update_that_changes_nothing_writes_nothing(conn, app_id):
     row = add(conn, app_id, config={"a": 1, "b": [1.0, True]})
     same = {"b": [1, True], "a": 1}  # jsonb equality: key order and 1 vs 1.0 do not matter
-    assert configurations.update(conn, row["id"], name="db", comments=None, config=same, actor="t", change="updated") is None
+    assert (
+        configurations.update(
+            conn, row["id"], name="db", comments=None, config=same, actor="t", change="updated"
+        )
+        is None
+    )
     assert configurations.get(conn, row["id"]) == row
 
 
 def test_a_change_of_json_type_is_a_change(conn, app_id):
     row = add(conn, app_id, config={"flag": 1})
-    changed = configurations.update(conn, row["id"], name="db", comments=None, config={"flag": True}, actor="t", change="updated")
+    changed = configurations.update(
+        conn, row["id"], name="db", comments=None, config={"flag": True}, actor="t", change="updated"
+    )
     assert changed["version"] == 2
 
 
@@ -94,7 +107,9 @@ def test_rename_onto_a_sibling_is_a_domain_error(conn, app_id):
     add(conn, app_id, "db")
     cache = add(conn, app_id, "cache")
     with pytest.raises(ConfigurationNameTaken):
-        configurations.update(conn, cache["id"], name="db", comments=None, config={}, actor="t", change="updated")
+        configurations.update(
+            conn, cache["id"], name="db", comments=None, config={}, actor="t", change="updated"
+        )
 
 
 def test_all_of_application(conn, app_id):

@@ -36,7 +36,9 @@ def test_creating_a_configuration_records_its_first_revision(conn, configuration
 
 
 def test_each_change_records_a_revision_of_the_new_version(conn, configuration):
-    changed = change(conn, configuration, config={"n": 2}, change="rolled_back", rolled_back_from=1, note="why")
+    changed = change(
+        conn, configuration, config={"n": 2}, change="rolled_back", rolled_back_from=1, note="why"
+    )
 
     revision = revisions.get(conn, configuration["id"], 2)
     assert (revision["config"], revision["actor"], revision["change"]) == ({"n": 2}, "bob", "rolled_back")

@@ -24,13 +24,13 @@ def test_execute_returns_the_rows_touched(conn):
 def test_a_named_constraint_becomes_its_domain_error(conn):
     insert = "INSERT INTO applications (id, name) VALUES (%s, 'a')"
     execute(conn, insert % "'01ARZ3NDEKTSV4RRFFQ69G5FAV'")
-    with pytest.raises(ApplicationNameTaken) as raised:
-        with constraint_errors({"applications_name_key": lambda: ApplicationNameTaken("a")}):
-            execute(conn, insert % "'01ARZ3NDEKTSV4RRFFQ69G5FAW'")
+    taken = {"applications_name_key": lambda: ApplicationNameTaken("a")}
+    with pytest.raises(ApplicationNameTaken) as raised, constraint_errors(taken):
+        execute(conn, insert % "'01ARZ3NDEKTSV4RRFFQ69G5FAW'")
     assert isinstance(raised.value.__cause__, psycopg2.errors.UniqueViolation)
 
 
 def test_other_violations_pass_through(conn):
-    with pytest.raises(psycopg2.errors.CheckViolation):
-        with constraint_errors({"applications_name_key": lambda: ApplicationNameTaken("a")}):
-            execute(conn, "INSERT INTO applications (id, name) VALUES ('not-a-ulid', 'a')")
+    taken = {"applications_name_key": lambda: ApplicationNameTaken("a")}
+    with pytest.raises(psycopg2.errors.CheckViolation), constraint_errors(taken):
+        execute(conn, "INSERT INTO applications (id, name) VALUES ('not-a-ulid', 'a')")

@@ -1,9 +1,8 @@
 import pytest
 
 from models.applications import ApplicationCreate
-from models.audit import AuditContext
+from models.audit import AuditContext, AuditFilter
 from models.configurations import ConfigurationCreate, ConfigurationUpdate
-from models.audit import AuditFilter
 from models.errors import (
     ApplicationNotFound,
     ConfigurationNameTaken,
@@ -12,10 +11,10 @@ from models.errors import (
     PreconditionFailed,
     RevisionNotFound,
 )
-from models.preconditions import VersionCondition
-from services.audit import AuditService
 from models.paging import PageRequest
+from models.preconditions import VersionCondition
 from services.applications import ApplicationService
+from services.audit import AuditService
 from services.configurations import ConfigurationService
 
 pytestmark = pytest.mark.anyio
@@ -159,5 +158,7 @@ async def test_each_change_is_audited_with_the_context(service, database, app_id
     events = (await AuditService(database).list(AuditFilter(entity_id=created.id), PageRequest())).items
 
     assert [e.action for e in events] == ["configuration.deleted", "configuration.created"]
-    assert {(e.actor, e.request_id, e.client_ip, e.user_agent) for e in events} == {("alice", "r1", "10.1.1.1", "ua")}
+    assert {(e.actor, e.request_id, e.client_ip, e.user_agent) for e in events} == {
+        ("alice", "r1", "10.1.1.1", "ua")
+    }
     assert events[0].before == events[1].after == created.model_dump(mode="json")

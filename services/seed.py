@@ -58,10 +58,14 @@ async def seed(applications: ApplicationService, configurations: ConfigurationSe
         if found:
             app_id = found[0].id
         else:
-            app_id = (await applications.create(ApplicationCreate(name=name, comments=sample["comments"]), SEEDER)).id
+            app_id = (
+                await applications.create(ApplicationCreate(name=name, comments=sample["comments"]), SEEDER)
+            ).id
             report.applications_created += 1
         for config_name, config in sample["configurations"].items():
-            existing = await configurations.list(PageRequest(limit=1), application_id=app_id, name=config_name)
+            existing = await configurations.list(
+                PageRequest(limit=1), application_id=app_id, name=config_name
+            )
             if not existing.items:
                 await configurations.create(
                     ConfigurationCreate(application_id=app_id, name=config_name, config=config), SEEDER

@@ -15,7 +15,10 @@ async def test_seeding_twice_creates_the_samples_once(database_url, database):
     first = await seed_database(database_url)
     second = await seed_database(database_url)
 
-    assert (first.applications_created, first.configurations_created) == (len(SAMPLES), EXPECTED_CONFIGURATIONS)
+    assert (first.applications_created, first.configurations_created) == (
+        len(SAMPLES),
+        EXPECTED_CONFIGURATIONS,
+    )
     assert (second.applications_created, second.configurations_created) == (0, 0)
     names = [a.name for a in (await ApplicationService(database).list(PageRequest())).items]
     assert names == list(SAMPLES)
@@ -25,7 +28,9 @@ async def test_seeding_fills_in_what_is_missing_and_keeps_what_is_there(database
     applications, configurations = ApplicationService(database), ConfigurationService(database)
     await seed(applications, configurations)
     payments = (await applications.list(PageRequest(), name="payments")).items[0]
-    database_config = (await configurations.list(PageRequest(), application_id=payments.id, name="database")).items[0]
+    database_config = (
+        await configurations.list(PageRequest(), application_id=payments.id, name="database")
+    ).items[0]
     await configurations.delete(payments.configuration_ids[-1], SEEDER)
 
     report = await seed(applications, configurations)

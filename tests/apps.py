@@ -3,10 +3,10 @@
 Starlette's TestClient now wants `httpx2`; these helpers use plain httpx's ASGITransport.
 """
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from functools import partial
-from typing import Any, AsyncIterator
+from typing import Any
 
 import httpx
 from anyio.from_thread import start_blocking_portal

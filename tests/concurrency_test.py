@@ -31,10 +31,12 @@ async def test_racing_creates_and_renames_of_one_configuration_name_yield_one_wi
     async with async_client(app) as client:
         app_id = (await client.post("/api/v1/applications", json={"name": "payments"})).json()["id"]
         others = [
-            (await client.post(
-                "/api/v1/configurations",
-                json={"application_id": app_id, "name": f"other-{i}", "config": {}},
-            )).json()["id"]
+            (
+                await client.post(
+                    "/api/v1/configurations",
+                    json={"application_id": app_id, "name": f"other-{i}", "config": {}},
+                )
+            ).json()["id"]
             for i in range(10)
         ]
         creates = [
@@ -43,7 +45,9 @@ async def test_racing_creates_and_renames_of_one_configuration_name_yield_one_wi
         ]
         renames = [client.put(f"/api/v1/configurations/{i}", json={"name": "db"}) for i in others]
         responses = await asyncio.gather(*creates, *renames)
-        names = [c["name"] for c in (await client.get(f"/api/v1/applications/{app_id}/configurations")).json()]
+        names = [
+            c["name"] for c in (await client.get(f"/api/v1/applications/{app_id}/configurations")).json()
+        ]
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses[409] == 19
@@ -55,9 +59,11 @@ async def test_racing_creates_and_renames_of_one_configuration_name_yield_one_wi
 async def test_two_hundred_concurrent_requests_on_a_pool_of_five_give_no_5xx(app):
     async with async_client(app) as client:
         app_id = (await client.post("/api/v1/applications", json={"name": "payments"})).json()["id"]
-        config = (await client.post(
-            "/api/v1/configurations", json={"application_id": app_id, "name": "db", "config": {"n": 0}}
-        )).json()
+        config = (
+            await client.post(
+                "/api/v1/configurations", json={"application_id": app_id, "name": "db", "config": {"n": 0}}
+            )
+        ).json()
 
         def request(i: int):
             if i % 4 == 0:

@@ -5,9 +5,9 @@ so no test sees another's rows and none depends on the order they run in."""
 import itertools
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2

@@ -51,7 +51,9 @@ def test_lowercase_ids_find_the_same_application(client):
     assert client.get(f"{URL}/{application['id'].lower()}").json()["id"] == application["id"]
 
 
-@pytest.mark.parametrize("unknown", ["01ARZ3NDEKTSV4RRFFQ69G5FAV", "not-a-ulid", "8ZZZZZZZZZZZZZZZZZZZZZZZZZ"])
+@pytest.mark.parametrize(
+    "unknown", ["01ARZ3NDEKTSV4RRFFQ69G5FAV", "not-a-ulid", "8ZZZZZZZZZZZZZZZZZZZZZZZZZ"]
+)
 def test_unknown_or_impossible_ids_are_404_problems(client, unknown):
     response = client.get(f"{URL}/{unknown}")
 
@@ -267,7 +269,9 @@ def test_an_application_update_that_changes_nothing_keeps_the_version(client):
 
 def test_adding_configurations_does_not_change_the_applications_version(client):
     application = create(client)
-    client.post("/api/v1/configurations", json={"application_id": application["id"], "name": "db", "config": {}})
+    client.post(
+        "/api/v1/configurations", json={"application_id": application["id"], "name": "db", "config": {}}
+    )
     assert client.get(f"{URL}/{application['id']}").json()["version"] == 1
 
 

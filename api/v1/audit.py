@@ -1,4 +1,4 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -17,7 +17,7 @@ def _utc(moment: datetime | None) -> datetime | None:
     """A time without a zone is taken to be UTC, as every time this service writes is."""
     if moment is None or moment.tzinfo is not None:
         return moment
-    return moment.replace(tzinfo=timezone.utc)
+    return moment.replace(tzinfo=UTC)
 
 
 @router.get("", responses=problem_responses(400, 503))

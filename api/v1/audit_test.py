@@ -1,6 +1,6 @@
 """The audit log: one event per write, none for a write that failed or changed nothing."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -40,9 +40,9 @@ def test_every_kind_of_write_appends_one_event_with_images(client):
         ("application.deleted", application["id"], 2),
     ]
     assert all(e["application_id"] == application["id"] for e in log)
-    assert [e["entity_type"] for e in log] == ["application"] + ["configuration"] * 4 + ["application"] * 1 + [
-        "configuration", "application"
-    ]
+    assert [e["entity_type"] for e in log] == ["application"] + ["configuration"] * 4 + [
+        "application"
+    ] * 1 + ["configuration", "application"]
     application_image = {k: v for k, v in application.items()}
     assert (log[0]["before"], log[0]["after"]) == (None, application_image)
     assert (log[1]["before"], log[1]["after"]) == (None, configuration)
@@ -79,7 +79,7 @@ def test_an_event_records_who_and_from_where(client):
     assert event["user_agent"] == "deploy-bot/2.1"
     assert event["client_ip"] == "127.0.0.1"
     occurred = datetime.fromisoformat(event["occurred_at"])
-    assert abs(occurred - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert abs(occurred - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(
@@ -126,21 +126,25 @@ def test_filters(client):
     payments = create_application(client, "payments")
     billing = create_application(client, "billing")
     configuration = create_configuration(client, payments["id"])
-    client.put(f"{CONFIGURATIONS}/{configuration['id']}", json={"config": {"b": 1}}, headers={"X-Actor": "alice"})
+    client.put(
+        f"{CONFIGURATIONS}/{configuration['id']}", json={"config": {"b": 1}}, headers={"X-Actor": "alice"}
+    )
 
     def actions(**params):
         return [e["action"] for e in events(client, **params)]
 
     assert actions(application_id=billing["id"]) == ["application.created"]
     assert actions(application_id=payments["id"]) == [
-        "configuration.updated", "configuration.created", "application.created"
+        "configuration.updated",
+        "configuration.created",
+        "application.created",
     ]
     assert actions(entity_type="configuration") == ["configuration.updated", "configuration.created"]
     assert actions(entity_id=configuration["id"], action="configuration.created") == ["configuration.created"]
     assert actions(actor="alice") == ["configuration.updated"]
     assert actions(actor="nobody") == []
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert len(actions(since=(now - timedelta(minutes=5)).isoformat())) == 4
     assert actions(since=(now + timedelta(minutes=5)).isoformat()) == []
     assert actions(until=(now - timedelta(minutes=5)).isoformat()) == []

@@ -144,7 +144,9 @@ async def get_configuration_version(configuration_id: str, version: str, service
 async def diff_configuration_versions(
     configuration_id: str,
     service: Configurations,
-    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION, description="The version to start from")],
+    from_version: Annotated[
+        int, Query(alias="from", ge=1, le=MAX_VERSION, description="The version to start from")
+    ],
     to_version: Annotated[
         int | None, Query(alias="to", ge=1, le=MAX_VERSION, description="Default: the current version")
     ] = None,

@@ -61,7 +61,7 @@ def test_a_write_naming_another_version_is_412_stating_the_current_one(client, c
     assert client.get(url(configuration)).json() == configuration
 
 
-@pytest.mark.parametrize("if_match", ["1", "", '"1', "*, \"1\""])
+@pytest.mark.parametrize("if_match", ["1", "", '"1', '*, "1"'])
 def test_a_malformed_if_match_is_400_naming_the_header(client, configuration, if_match):
     response = client.put(url(configuration), json={"config": {"n": 2}}, headers={"If-Match": if_match})
     assert response.status_code == 400
@@ -84,7 +84,9 @@ def test_if_match_guards_patch_delete_and_rollback(client, configuration):
 
 
 def test_if_match_on_an_unknown_configuration_is_404(client):
-    response = client.put(f"{CONFIGURATIONS}/01ARZ3NDEKTSV4RRFFQ69G5FAV", json={"name": "x"}, headers={"If-Match": "*"})
+    response = client.put(
+        f"{CONFIGURATIONS}/01ARZ3NDEKTSV4RRFFQ69G5FAV", json={"name": "x"}, headers={"If-Match": "*"}
+    )
     assert response.status_code == 404
 
 
@@ -120,14 +122,22 @@ async def test_twenty_racing_writers_with_one_if_match_yield_one_success(databas
     app = create_app(settings_for(database_url, db_max_connections=5))
     async with async_client(app) as client:
         app_id = (await client.post("/api/v1/applications", json={"name": "payments"})).json()["id"]
-        config_id = (await client.post(
-            CONFIGURATIONS, json={"application_id": app_id, "name": "db", "config": {"writer": None}}
-        )).json()["id"]
+        config_id = (
+            await client.post(
+                CONFIGURATIONS, json={"application_id": app_id, "name": "db", "config": {"writer": None}}
+            )
+        ).json()["id"]
 
-        responses = await asyncio.gather(*(
-            client.put(f"{CONFIGURATIONS}/{config_id}", json={"config": {"writer": i}}, headers={"If-Match": '"1"'})
-            for i in range(20)
-        ))
+        responses = await asyncio.gather(
+            *(
+                client.put(
+                    f"{CONFIGURATIONS}/{config_id}",
+                    json={"config": {"writer": i}},
+                    headers={"If-Match": '"1"'},
+                )
+                for i in range(20)
+            )
+        )
         history = (await client.get(f"{CONFIGURATIONS}/{config_id}/versions")).json()
 
     assert Counter(r.status_code for r in responses) == {200: 1, 412: 19}

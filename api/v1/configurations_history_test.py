@@ -170,11 +170,14 @@ def test_diff_with_a_malformed_or_unknown_version(client, application, params, s
 
 
 def test_rollback_makes_a_new_version_equal_to_the_old_one(client, application):
-    configuration = create_configuration(client, application["id"], config={"pool": {"max": 10}}, comments="v1")
+    configuration = create_configuration(
+        client, application["id"], config={"pool": {"max": 10}}, comments="v1"
+    )
     put(client, configuration, config={"pool": {"max": 50}}, comments="v2", name="db2")
 
     response = client.post(
-        url(configuration, "/rollback"), json={"version": 1, "comment": "max 50 overloaded the db"},
+        url(configuration, "/rollback"),
+        json={"version": 1, "comment": "max 50 overloaded the db"},
         headers={"X-Actor": "oncall"},
     )
 
@@ -182,13 +185,19 @@ def test_rollback_makes_a_new_version_equal_to_the_old_one(client, application):
     assert response.headers["etag"] == '"3"'
     rolled = response.json()
     assert (rolled["version"], rolled["name"], rolled["comments"], rolled["config"]) == (
-        3, "database", "v1", {"pool": {"max": 10}}
+        3,
+        "database",
+        "v1",
+        {"pool": {"max": 10}},
     )
     history = client.get(url(configuration, "/versions")).json()
     assert [r["version"] for r in history] == [3, 2, 1]
-    assert (history[0]["change"], history[0]["rolled_back_from"], history[0]["note"], history[0]["actor"]) == (
-        "rolled_back", 1, "max 50 overloaded the db", "oncall"
-    )
+    assert (
+        history[0]["change"],
+        history[0]["rolled_back_from"],
+        history[0]["note"],
+        history[0]["actor"],
+    ) == ("rolled_back", 1, "max 50 overloaded the db", "oncall")
 
 
 def test_rollback_to_the_current_content_changes_nothing(client, application):
@@ -210,7 +219,13 @@ def test_rollback_to_a_name_now_taken_by_a_sibling_is_409(client, application):
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"version": 5}, 404), ({"version": 0}, 400), ({"version": "one"}, 400), ({}, 400), ({"version": 1, "comment": "x" * 1025}, 400)],
+    [
+        ({"version": 5}, 404),
+        ({"version": 0}, 400),
+        ({"version": "one"}, 400),
+        ({}, 400),
+        ({"version": 1, "comment": "x" * 1025}, 400),
+    ],
 )
 def test_rollback_to_an_unknown_or_malformed_version(client, application, body, status):
     configuration = create_configuration(client, application["id"])

@@ -49,7 +49,9 @@ def test_the_charset_parameter_is_accepted(client, configuration):
     assert patch(client, configuration, {"comments": "x"}, headers).status_code == 200
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "application/json-patch+json", "text/plain", None])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json-patch+json", "text/plain", None]
+)
 def test_another_content_type_is_415_naming_the_one_accepted(client, configuration, content_type):
     headers = {"content-type": content_type} if content_type else {}
     response = patch(client, configuration, {"comments": "x"}, headers)
@@ -85,7 +87,9 @@ def test_a_nul_in_a_key_the_patch_removes_is_harmless(client, configuration):
     assert patch(client, configuration, {"config": {"gone\u0000": None}}).status_code == 200
 
 
-@pytest.mark.parametrize("raw", [b'{"config": ', b"[1, 2]", b'"text"', b"\xff\xfe", b"[" * 5000 + b"]" * 5000, b"NaN"])
+@pytest.mark.parametrize(
+    "raw", [b'{"config": ', b"[1, 2]", b'"text"', b"\xff\xfe", b"[" * 5000 + b"]" * 5000, b"NaN"]
+)
 def test_a_malformed_or_non_object_patch_is_400(client, configuration, raw):
     response = patch(client, configuration, raw)
     assert response.status_code == 400
@@ -102,7 +106,9 @@ def test_a_rename_onto_a_sibling_is_409(client, configuration):
 
 
 def test_patch_of_an_unknown_configuration_is_404(client):
-    response = client.patch(f"{CONFIGURATIONS}/01ARZ3NDEKTSV4RRFFQ69G5FAV", content=b"{}", headers=MERGE_PATCH)
+    response = client.patch(
+        f"{CONFIGURATIONS}/01ARZ3NDEKTSV4RRFFQ69G5FAV", content=b"{}", headers=MERGE_PATCH
+    )
     assert response.status_code == 404
 
 

@@ -64,9 +64,7 @@ def test_same_name_in_one_application_is_409_but_fine_in_another(client, applica
     create(client, application, "database")
     other = client.post("/api/v1/applications", json={"name": "other"}).json()
 
-    duplicate = client.post(
-        URL, json={"application_id": application["id"], "name": "database", "config": {}}
-    )
+    duplicate = client.post(URL, json={"application_id": application["id"], "name": "database", "config": {}})
 
     assert duplicate.status_code == 409
     assert duplicate.json()["type"].endswith("configuration-name-taken")

@@ -19,7 +19,7 @@ def _parse(header: str, value: str | None) -> VersionCondition | None:
         ) from None
 
 
-def _if_match(
+async def _if_match(
     if_match: Annotated[
         str | None,
         Header(alias="If-Match", description='Change only if the current version is this one: "3" (or *)'),
@@ -28,7 +28,7 @@ def _if_match(
     return _parse("If-Match", if_match)
 
 
-def _if_none_match(
+async def _if_none_match(
     if_none_match: Annotated[
         str | None,
         Header(alias="If-None-Match", description='Answer 304 if the current version is this one: "3"'),

@@ -6,15 +6,17 @@ from api.conditional import _if_match, _if_none_match, not_modified, set_etag
 from models.preconditions import VersionCondition
 
 
-def test_headers_are_parsed_into_conditions():
-    assert _if_match(None) is None
-    assert _if_match('"2"') == VersionCondition(strong=frozenset({2}))
-    assert _if_none_match("*") == VersionCondition(any=True)
+@pytest.mark.anyio
+async def test_headers_are_parsed_into_conditions():
+    assert await _if_match(None) is None
+    assert await _if_match('"2"') == VersionCondition(strong=frozenset({2}))
+    assert await _if_none_match("*") == VersionCondition(any=True)
 
 
-def test_a_malformed_header_is_a_validation_error_naming_it():
+@pytest.mark.anyio
+async def test_a_malformed_header_is_a_validation_error_naming_it():
     with pytest.raises(RequestValidationError) as raised:
-        _if_none_match("2")
+        await _if_none_match("2")
     assert raised.value.errors()[0]["loc"] == ("header", "If-None-Match")
 
 

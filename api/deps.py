@@ -1,4 +1,8 @@
-"""Request-scoped access to the services built once in the app's lifespan."""
+"""Request-scoped access to the services built once in the app's lifespan.
+
+Dependencies here are `async def` although none awaits: FastAPI runs a plain `def`
+dependency in a worker thread, one thread hop per dependency per request.
+"""
 
 from typing import Annotated
 
@@ -13,23 +17,23 @@ from services.configurations import ConfigurationService
 from services.health import HealthService
 
 
-def _applications(request: Request) -> ApplicationService:
+async def _applications(request: Request) -> ApplicationService:
     return request.app.state.applications
 
 
-def _configurations(request: Request) -> ConfigurationService:
+async def _configurations(request: Request) -> ConfigurationService:
     return request.app.state.configurations
 
 
-def _health(request: Request) -> HealthService:
+async def _health(request: Request) -> HealthService:
     return request.app.state.health
 
 
-def _audit(request: Request) -> AuditService:
+async def _audit(request: Request) -> AuditService:
     return request.app.state.audit
 
 
-def _audit_context(request: Request) -> AuditContext:
+async def _audit_context(request: Request) -> AuditContext:
     return AuditContext(
         actor=actor_of(request),
         request_id=request_id_var.get(),

@@ -8,7 +8,7 @@ from models.ids import Ulid
 from models.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_VERSION, Page, PageRequest
 
 
-def _page_request(
+async def _page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
     after: Annotated[Ulid | None, Query(description="Start after this id (keyset paging)")] = None,
@@ -19,7 +19,7 @@ def _page_request(
 PageParams = Annotated[PageRequest, Depends(_page_request)]
 
 
-def _version_page_request(
+async def _version_page_request(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")] = 0,
     after: Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="Start below this version")] = None,

@@ -2,6 +2,7 @@ import threading
 
 import psycopg2
 import pytest
+from yoyo import read_migrations
 
 from database import migrations
 from database.migrations import (
@@ -122,3 +123,30 @@ def test_command_line_reports_bad_settings(monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", "mysql://nope")
     assert migrations.main(["status"]) == 2
     assert "DATABASE_URL" in capsys.readouterr().err
+
+
+def test_the_change_feed_numbers_earlier_events_in_the_order_they_were_made(empty_database_url):
+    backend = migrations._backend(empty_database_url)
+    try:
+        everything = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(everything.filter(lambda m: m.id < "0004")))
+    finally:
+        backend.connection.close()
+    with psycopg2.connect(empty_database_url) as conn, conn.cursor() as cursor:
+        for event_id in ("01ARZ3NDEKTSV4RRFFQ69G5FA2", "01ARZ3NDEKTSV4RRFFQ69G5FA1"):
+            cursor.execute(
+                "INSERT INTO audit_events (id, actor, action, entity_type, entity_id, application_id)"
+                " VALUES (%s, 'a', 'application.created', 'application', %s, %s)",
+                (event_id, event_id, event_id),
+            )
+
+    apply_migrations(empty_database_url)
+
+    with psycopg2.connect(empty_database_url) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT id, seq FROM audit_events ORDER BY seq")
+        assert cursor.fetchall() == [("01ARZ3NDEKTSV4RRFFQ69G5FA1", 1), ("01ARZ3NDEKTSV4RRFFQ69G5FA2", 2)]
+        cursor.execute("SELECT last_seq FROM change_sequence")
+        assert cursor.fetchone() == (2,)
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cursor.execute("UPDATE audit_events SET seq = 9")  # append-only again

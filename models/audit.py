@@ -42,6 +42,7 @@ class AuditEvent(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
+    seq: int
     occurred_at: datetime
     actor: str
     action: Action

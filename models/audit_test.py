@@ -11,6 +11,7 @@ def test_an_unknown_actor_is_anonymous():
 def test_events_only_have_known_actions_and_entity_types():
     event = {
         "id": "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+        "seq": 1,
         "occurred_at": "2026-01-01T00:00:00Z",
         "actor": "a",
         "action": "configuration.patched",

@@ -7,18 +7,36 @@ from models.audit import AuditContext, AuditFilter
 from models.paging import PageRequest
 from repositories.sql import fetch_all, fetch_one
 
-_COLUMNS = """id, occurred_at, actor, action, entity_type, entity_id, application_id, version,
+_COLUMNS = """id, seq, occurred_at, actor, action, entity_type, entity_id, application_id, version,
     before, after, note, request_id, client_ip, user_agent"""
 
+# The event takes the next change number. The counter row stays locked until the writing
+# transaction commits, so numbers become visible in order (sql/0004.change-feed.sql).
 _INSERT = f"""
+WITH next AS (
+    UPDATE change_sequence SET last_seq = last_seq + 1 RETURNING last_seq
+)
 INSERT INTO audit_events
-    (id, actor, action, entity_type, entity_id, application_id, version, before, after, note,
+    (id, seq, actor, action, entity_type, entity_id, application_id, version, before, after, note,
      request_id, client_ip, user_agent)
-VALUES
-    (%(id)s, %(actor)s, %(action)s, %(entity_type)s, %(entity_id)s, %(application_id)s, %(version)s,
-     %(before)s, %(after)s, %(note)s, %(request_id)s, %(client_ip)s, %(user_agent)s)
+SELECT
+    %(id)s, next.last_seq, %(actor)s, %(action)s, %(entity_type)s, %(entity_id)s, %(application_id)s,
+    %(version)s, %(before)s, %(after)s, %(note)s, %(request_id)s, %(client_ip)s, %(user_agent)s
+FROM next
 RETURNING {_COLUMNS}
 """
+
+# What the change feed tells: small, without the images.
+_CHANGES_AFTER = """
+SELECT seq, action, entity_type, entity_id, application_id, version, occurred_at, actor,
+       COALESCE(after ->> 'name', before ->> 'name') AS name
+FROM audit_events
+WHERE seq > %(after)s
+ORDER BY seq
+LIMIT %(limit)s
+"""
+
+_LATEST_SEQ = "SELECT last_seq FROM change_sequence"
 
 # Newest first; `after` is the id the previous page ended at.
 _LIST = f"""
@@ -68,3 +86,13 @@ def append(
 
 def list_page(conn: Connection, filters: AuditFilter, page: PageRequest) -> list[dict]:
     return fetch_all(conn, _LIST, {**asdict(filters), **page.sql_params})
+
+
+def changes_after(conn: Connection, seq: int, limit: int) -> list[dict]:
+    """The next `limit` changes after `seq`, in commit order."""
+    return fetch_all(conn, _CHANGES_AFTER, {"after": seq, "limit": limit})
+
+
+def latest_seq(conn: Connection) -> int:
+    """The number of the last committed change (0 before any)."""
+    return fetch_one(conn, _LATEST_SEQ)["last_seq"]

@@ -1,7 +1,9 @@
+import threading
 from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import pytest
+from psycopg2.extras import RealDictCursor
 
 from models.audit import AuditContext, AuditFilter
 from models.ids import new_id
@@ -85,3 +87,68 @@ def test_events_cannot_be_altered_with_sql(conn, statement):
     with conn.cursor() as cursor:
         cursor.execute("SELECT actor FROM audit_events")
         assert cursor.fetchall() == [{"actor": "alice"}]
+
+
+def test_changes_are_numbered_from_one_without_gaps(conn):
+    events = [append(conn, note=str(n)) for n in range(3)]
+    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert audit.latest_seq(conn) == 3
+
+
+def test_change_numbers_are_handed_out_in_commit_order(database_url):
+    first, second, reader = (psycopg2.connect(database_url, cursor_factory=RealDictCursor) for _ in range(3))
+    reader.autocommit = True
+    try:
+        earlier = append(first)  # holds number 1 and the counter's lock, not yet committed
+        later = {}
+
+        def racing_writer():
+            later["event"] = append(second)
+            second.commit()
+
+        writer = threading.Thread(target=racing_writer)
+        writer.start()
+        writer.join(0.3)
+        assert writer.is_alive(), "a second writer must wait for the first to commit"
+        assert audit.latest_seq(reader) == 0
+
+        first.commit()
+        writer.join(5)
+
+        assert (earlier["seq"], later["event"]["seq"]) == (1, 2)
+        assert [c["seq"] for c in audit.changes_after(reader, 0, 10)] == [1, 2]
+    finally:
+        for connection in (first, second, reader):
+            connection.close()
+
+
+def test_a_write_that_rolls_back_returns_its_number(conn):
+    append(conn)
+    conn.rollback()
+    assert append(conn)["seq"] == 1
+
+
+def test_changes_after_are_small_and_in_order(conn):
+    app_id = new_id()
+    append(conn, entity_id=app_id, after={"name": "payments", "big": "x" * 1000})
+    append(conn, "configuration.deleted", application_id=app_id, before={"name": "db"}, after=None, version=4)
+
+    changes = audit.changes_after(conn, 0, 10)
+
+    assert [(c["seq"], c["action"], c["name"], c["version"]) for c in changes] == [
+        (1, "application.created", "payments", 1),
+        (2, "configuration.deleted", "db", 4),
+    ]
+    assert set(changes[0]) == {
+        "seq",
+        "action",
+        "entity_type",
+        "entity_id",
+        "application_id",
+        "version",
+        "occurred_at",
+        "actor",
+        "name",
+    }
+    assert audit.changes_after(conn, 1, 10) == changes[1:]
+    assert audit.changes_after(conn, 0, 1) == changes[:1]

@@ -1,0 +1,22 @@
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from models.audit import Action, EntityType
+
+
+class ChangeEvent(BaseModel):
+    """One committed change, as the change feed tells it: small, so clients re-read
+    (conditionally) what they need."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int
+    action: Action
+    entity_type: EntityType
+    entity_id: str
+    application_id: str
+    name: str | None
+    version: int | None
+    occurred_at: datetime
+    actor: str

@@ -1,0 +1,174 @@
+import asyncio
+
+import pytest
+
+from models.audit import AuditContext
+from repositories import audit
+from services.audit import record
+from services.change_feed import ChangeFeed
+
+pytestmark = pytest.mark.anyio
+
+APP = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+
+
+async def write_changes(database, count: int, name: str = "app") -> None:
+    def write(conn):
+        for n in range(count):
+            record(
+                conn,
+                AuditContext(actor="tester"),
+                "application.updated",
+                entity_type="application",
+                entity_id=APP,
+                application_id=APP,
+                version=n + 1,
+                before=None,
+                after={"name": f"{name}-{n}"},
+            )
+
+    await database.write(write)
+
+
+@pytest.fixture
+async def feed(database):
+    changes = ChangeFeed(database, poll_interval_s=3600)
+    await changes.start()
+    yield changes
+    await changes.stop()
+
+
+async def collect(feed: ChangeFeed, after: int, count: int, timeout: float = 5) -> list:
+    seen = []
+    async with asyncio.timeout(timeout):
+        async for change in feed.follow(after):
+            seen.append(change)
+            if len(seen) == count:
+                return seen
+    return seen
+
+
+async def settle(feed: ChangeFeed, seq: int) -> None:
+    async with asyncio.timeout(5):
+        while feed.tail < seq:
+            await asyncio.sleep(0.01)
+
+
+async def test_the_feed_starts_at_the_last_committed_change(database):
+    await write_changes(database, 3)
+    feed = ChangeFeed(database)
+    await feed.start()
+    try:
+        assert feed.tail == 3
+        assert await feed.changes_after(3) == []
+    finally:
+        await feed.stop()
+
+
+async def test_a_notification_brings_the_new_changes_to_followers_in_order(feed, database):
+    follower = asyncio.ensure_future(collect(feed, feed.tail, 3))
+    await asyncio.sleep(0.05)
+
+    await write_changes(database, 3)
+    feed.notify("3")
+
+    changes = await follower
+    assert [c.seq for c in changes] == [1, 2, 3]
+    assert [c.name for c in changes] == ["app-0", "app-1", "app-2"]
+    assert {(c.action, c.entity_id, c.actor) for c in changes} == {("application.updated", APP, "tester")}
+
+
+async def test_a_stale_notification_costs_nothing(feed, database):
+    await write_changes(database, 1)
+    feed.notify("1")
+    await settle(feed, 1)
+    feed.notify("1")
+    assert feed._catching_up.done()
+
+
+async def test_followers_resume_from_any_point_past_what_memory_keeps(database):
+    await write_changes(database, 10)
+    feed = ChangeFeed(database, keep=2, poll_interval_s=3600)
+    await feed.start()
+    try:
+        await write_changes(database, 10, "later")
+        feed.notify()
+        await settle(feed, 20)
+
+        assert [c.seq for c in await collect(feed, 0, 20)] == list(range(1, 21))
+        assert [c.seq for c in await collect(feed, 15, 5)] == [16, 17, 18, 19, 20]
+        assert len(feed._recent) <= 2 * 2
+    finally:
+        await feed.stop()
+
+
+async def test_many_batches_are_read_until_the_end(feed, database, monkeypatch):
+    monkeypatch.setattr("services.change_feed.BATCH", 4)
+    await write_changes(database, 10)
+    feed.notify()
+    await settle(feed, 10)
+    assert [c.seq for c in await feed.changes_after(0)] == list(range(1, 11))
+
+
+async def test_a_lost_notification_only_delays_a_change_until_the_next_poll(database):
+    feed = ChangeFeed(database, poll_interval_s=0.1)
+    await feed.start()
+    try:
+        await write_changes(database, 2)  # nobody calls notify()
+        assert [c.seq for c in await collect(feed, 0, 2, timeout=3)] == [1, 2]
+    finally:
+        await feed.stop()
+
+
+async def test_heartbeats_and_deadlines(feed):
+    loop = asyncio.get_running_loop()
+    beats = []
+    async for change in feed.follow(feed.tail, heartbeat_s=0.05, until=loop.time() + 0.22):
+        beats.append(change)
+    assert beats and set(beats) == {None}
+    assert 3 <= len(beats) <= 5
+
+
+async def test_one_change_wakes_every_follower(feed, database):
+    followers = [asyncio.ensure_future(collect(feed, feed.tail, 1)) for _ in range(500)]
+    await asyncio.sleep(0.05)
+
+    await write_changes(database, 1)
+    feed.notify("1")
+
+    assert {tuple(c.seq for c in got) for got in await asyncio.gather(*followers)} == {(1,)}
+
+
+async def test_an_unreachable_database_delays_catching_up_without_losing_changes(feed, database, monkeypatch):
+    await write_changes(database, 1)
+    real_read = database.read
+
+    async def failing_read(work):
+        from database.errors import DatabaseUnavailable
+
+        raise DatabaseUnavailable("down")
+
+    monkeypatch.setattr(database, "read", failing_read)
+    feed.notify("1")
+    await asyncio.sleep(0.05)
+    assert feed.tail == 0
+
+    monkeypatch.setattr(database, "read", real_read)
+    feed.notify()
+    await settle(feed, 1)
+    assert await database.read(audit.latest_seq) == 1
+
+
+async def test_a_gap_is_never_skipped_the_feed_waits_at_it(feed, database, monkeypatch):
+    await write_changes(database, 3)
+    rows = await database.read(lambda conn: audit.changes_after(conn, 0, 10))
+    gapped = [rows[0], rows[2]]  # as if change 2 were not visible yet
+    monkeypatch.setattr(
+        audit, "changes_after", lambda conn, seq, limit: [r for r in gapped if r["seq"] > seq]
+    )
+
+    feed.notify()
+    await settle(feed, 1)
+    await asyncio.sleep(0.05)
+
+    assert feed.tail == 1

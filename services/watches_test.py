@@ -1,0 +1,65 @@
+import asyncio
+
+import pytest
+
+from models.applications import ApplicationCreate
+from models.audit import AuditContext
+from models.configurations import ConfigurationCreate, ConfigurationUpdate
+from models.errors import ConfigurationNotFound
+from services.applications import ApplicationService
+from services.change_feed import ChangeFeed
+from services.configurations import ConfigurationService
+from services.watches import ConfigurationWatcher
+
+pytestmark = pytest.mark.anyio
+
+ME = AuditContext(actor="tester")
+
+
+@pytest.fixture
+async def setup(database):
+    feed = ChangeFeed(database, poll_interval_s=0.05)  # the poll stands in for LISTEN here
+    await feed.start()
+    configurations = ConfigurationService(database)
+    app = await ApplicationService(database).create(ApplicationCreate(name="a"), ME)
+    created = await configurations.create(ConfigurationCreate(application_id=app.id, name="c", config={}), ME)
+    yield ConfigurationWatcher(configurations, feed), configurations, created
+    await feed.stop()
+
+
+async def test_newer_is_answered_at_once(setup):
+    watcher, configurations, created = setup
+    await configurations.update(created.id, ConfigurationUpdate(config={"n": 2}), ME)
+
+    latest, changed = await watcher.wait_for_change(created.id, 1, timeout_s=10)
+
+    assert (latest.version, changed) == (2, True)
+
+
+async def test_a_change_ends_the_wait(setup):
+    watcher, configurations, created = setup
+
+    async def change_soon():
+        await asyncio.sleep(0.1)
+        await configurations.update(created.id, ConfigurationUpdate(config={"n": 2}), ME)
+
+    (latest, changed), _ = await asyncio.gather(watcher.wait_for_change(created.id, None, 10), change_soon())
+
+    assert (latest.config, changed) == ({"n": 2}, True)
+
+
+async def test_no_change_until_the_timeout(setup):
+    watcher, _, created = setup
+    latest, changed = await watcher.wait_for_change(created.id, 1, timeout_s=0.2)
+    assert (latest, changed) == (created, False)
+
+
+async def test_deletion_while_waiting_is_not_found(setup):
+    watcher, configurations, created = setup
+
+    async def delete_soon():
+        await asyncio.sleep(0.1)
+        await configurations.delete(created.id, ME)
+
+    with pytest.raises(ConfigurationNotFound):
+        await asyncio.gather(watcher.wait_for_change(created.id, 1, 10), delete_soon())

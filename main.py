@@ -22,14 +22,21 @@ from api.v1.router import router as api_v1
 from config.logging import configure_logging
 from config.settings import Settings, SettingsError, get_settings, load_settings
 from database.embedded import resolve_database_url
+from database.listener import Listener
 from database.migrations import apply_migrations
 from database.pool import Database, PoolOptions
 from services.applications import ApplicationService
 from services.audit import AuditService
+from services.change_feed import ChangeFeed
 from services.configurations import ConfigurationService
 from services.health import HealthService
+from services.watches import ConfigurationWatcher
 
 VERSION = "1.0.0"
+CHANGES_CHANNEL = "config_changes"  # the channel sql/0004.change-feed.sql notifies
+# Open event streams and long polls never end by themselves: at shutdown they get this
+# long to finish, then are cut (clients reconnect and resume).
+SHUTDOWN_GRACE_S = 5
 
 logger = logging.getLogger("config_service")
 
@@ -54,13 +61,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             logger.info("applied migrations: %s", ", ".join(applied))
     db = Database(url, pool_options(settings))
     await asyncio.to_thread(db.open)
+    feed = ChangeFeed(db)
+    await feed.start()
+    listener = Listener(
+        url,
+        CHANGES_CHANNEL,
+        on_notify=feed.notify,
+        on_connect=feed.notify,  # (re)connected: whatever was notified meanwhile was missed
+        connect_timeout_s=settings.db_connect_timeout_s,
+    )
+    await listener.start()
+    configurations = ConfigurationService(db)
     app.state.applications = ApplicationService(db)
-    app.state.configurations = ConfigurationService(db)
+    app.state.configurations = configurations
     app.state.health = HealthService(db)
     app.state.audit = AuditService(db)
+    app.state.feed = feed
+    app.state.watcher = ConfigurationWatcher(configurations, feed)
     try:
         yield
     finally:
+        await listener.close()
+        await feed.stop()
         await asyncio.to_thread(db.close)
 
 
@@ -110,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         reload_excludes=[".data/*"] if args.reload else None,
         log_config=None,
         access_log=False,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     return 0
 

@@ -9,7 +9,11 @@ def test_readiness_reports_the_database_round_trip_and_pool(client):
     body = client.get("/health/db").json()
     assert body["status"] == "ok"
     assert body["round_trip_ms"] > 0
-    assert body["pool"] == {"max_connections": 5, "in_use": 0, "idle": 1, "waiting": 0}
+    pool = body["pool"]
+    assert set(pool) == {"max_connections", "in_use", "idle", "waiting"}
+    assert (pool["max_connections"], pool["waiting"]) == (5, 0)
+    # the change feed may be reading at this very moment: count, don't pin
+    assert 1 <= pool["in_use"] + pool["idle"] <= 5
 
 
 def test_readiness_fails_with_503_while_the_database_is_down(client, stoppable_postgres):

@@ -27,8 +27,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if responses.pop("422", None) is not None:
                 responses.setdefault("400", _problem("Bad Request", "ValidationProblem"))
             for status, response in responses.items():
-                if int(status) >= 400:
-                    response["content"] = {PROBLEM_JSON: response["content"]["application/json"]}
+                if int(status) >= 400:  # filed under the route's own media type by FastAPI
+                    (content,) = response["content"].values()
+                    response["content"] = {PROBLEM_JSON: content}
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
         app.openapi_schema = schema

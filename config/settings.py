@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     migrate_on_start: bool = True
+    # Longest a long poll (?wait=) is held, whatever the client asks for.
+    max_wait_seconds: float = Field(300, ge=0)
+    # How often an idle event stream gets a comment line, so proxies keep it open.
+    sse_heartbeat_seconds: float = Field(15, gt=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,9 +22,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class Service:
+    url: str
+    pid: int
+
+
 @contextmanager
 def running_service(env: dict[str, str], *, timeout_s: float = 60) -> Iterator[str]:
     """Start the service with `env` added to a clean environment; yield its base URL."""
+    with service_process(env, timeout_s=timeout_s) as service:
+        yield service.url
+
+
+@contextmanager
+def service_process(env: dict[str, str], *, timeout_s: float = 60) -> Iterator[Service]:
+    """Start the service with `env` added to a clean environment."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PORT", "HOST"}}
     process = subprocess.Popen(
@@ -37,7 +51,7 @@ def running_service(env: dict[str, str], *, timeout_s: float = 60) -> Iterator[s
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_ready(process, base_url, timeout_s)
-        yield base_url
+        yield Service(base_url, process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         try:

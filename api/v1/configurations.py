@@ -1,9 +1,10 @@
+import random
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from api.conditional import IfMatch, IfNoneMatch, not_modified, set_etag
-from api.deps import Changer, Configurations
+from api.deps import AppSettings, Changer, Configurations, Watcher
 from api.errors import problem_responses
 from api.merge_patch import MERGE_PATCH_OPENAPI, merge_patch_body
 from api.paging import PageParams, VersionPageParams, link_next
@@ -12,6 +13,7 @@ from models.errors import RevisionNotFound
 from models.fields import SearchText
 from models.ids import Ulid
 from models.paging import MAX_VERSION
+from models.preconditions import VersionCondition
 from models.revisions import Diff, Revision, RollbackRequest
 
 router = APIRouter(prefix="/configurations", tags=["configurations"])
@@ -48,17 +50,51 @@ async def list_configurations(
 
 @router.get(
     "/{configuration_id}",
-    responses={304: {"description": "Not Modified: If-None-Match names the current version"}}
+    responses={304: {"description": "Not Modified: the version named is current (or no change came)"}}
     | problem_responses(400, 404, 503),
 )
 async def get_configuration(
-    configuration_id: str, service: Configurations, if_none_match: IfNoneMatch, response: Response
+    configuration_id: str,
+    service: Configurations,
+    watcher: Watcher,
+    settings: AppSettings,
+    if_none_match: IfNoneMatch,
+    response: Response,
+    wait: Annotated[
+        float | None, Query(ge=0, description="Long poll: hold up to this many seconds for a change")
+    ] = None,
+    version: Annotated[
+        int | None, Query(ge=0, le=MAX_VERSION, description="With wait: the version the client has")
+    ] = None,
 ) -> Configuration:
-    configuration = await service.get(configuration_id)
-    if if_none_match is not None and if_none_match.matches_weakly(configuration.version):
-        return not_modified(configuration.version)
+    """The configuration. With `wait` (a long poll): answered at once if it is newer than
+    `version` (or the If-None-Match version), else held until it changes (200) or `wait`
+    passes (304)."""
+    if wait is None and version is None:
+        configuration = await service.get(configuration_id)
+        if if_none_match is not None and if_none_match.matches_weakly(configuration.version):
+            return not_modified(configuration.version)
+    else:
+        known = version if version is not None else _version_named(if_none_match)
+        hold_s = _hold(wait or 0, settings.max_wait_seconds)
+        configuration, changed = await watcher.wait_for_change(configuration_id, known, hold_s)
+        if not changed:
+            return not_modified(configuration.version)
     set_etag(response, configuration.version)
     return configuration
+
+
+def _version_named(if_none_match: VersionCondition | None) -> int | None:
+    """The version a long poll's If-None-Match names; None (the current one) for none or *."""
+    if if_none_match is None or if_none_match.any:
+        return None
+    return max(if_none_match.strong | if_none_match.weak, default=None)
+
+
+def _hold(wait_s: float, max_wait_s: float) -> float:
+    # A little jitter, never beyond what was asked, so clients that started together
+    # do not all come back at the same moment.
+    return min(wait_s, max_wait_s) * random.uniform(0.9, 1.0)
 
 
 @router.put("/{configuration_id}", responses=problem_responses(400, 404, 409, 412, 413, 503))

@@ -1,0 +1,59 @@
+"""Server-Sent Events framing of the change feed."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from functools import lru_cache
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from models.changes import ChangeEvent
+
+# Sent first: a reconnect delay for EventSource clients, and bytes that make proxies pass
+# the headers on at once.
+OPENING = b"retry: 3000\n: stream open\n\n"
+HEARTBEAT = b": heartbeat\n\n"
+
+
+@lru_cache(maxsize=1024)  # one change goes to every stream in the process: render it once
+def frame(event: ChangeEvent) -> bytes:
+    return f"id: {event.seq}\nevent: {event.action}\ndata: {event.model_dump_json()}\n\n".encode()
+
+
+class EventStreamResponse(Response):
+    """An ASGI response streaming `frames` until the client goes away.
+
+    Starlette's StreamingResponse runs two tasks in an anyio task group per stream; with
+    thousands of idle streams open, one task watching for the disconnect is enough. A
+    disconnect is acted on at the next frame (a heartbeat at the latest).
+    """
+
+    media_type = "text/event-stream"
+
+    # Not calling Response.__init__: it would render a body, and a stream has none up front.
+    def __init__(self, frames: AsyncIterator[bytes]) -> None:
+        self.frames = frames
+        self.background = None
+        self.raw_headers = [
+            (b"content-type", b"text/event-stream; charset=utf-8"),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),  # nginx: pass events on at once
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        gone = asyncio.ensure_future(_disconnect(receive))
+        try:
+            async for chunk in self.frames:
+                if gone.done():
+                    return
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            gone.cancel()
+            await self.frames.aclose()
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -1,0 +1,178 @@
+"""Long polling: GET /configurations/{id}?wait=&version= (or If-None-Match)."""
+
+import asyncio
+import time
+
+import pytest
+
+from main import create_app
+from tests.apps import async_client, settings_for
+
+pytestmark = pytest.mark.anyio
+
+CONFIGURATIONS = "/api/v1/configurations"
+
+
+@pytest.fixture
+async def api(database_url):
+    app = create_app(settings_for(database_url, max_wait_seconds=5))
+    async with async_client(app) as client:
+        app_id = (await client.post("/api/v1/applications", json={"name": "payments"})).json()["id"]
+        created = await client.post(
+            CONFIGURATIONS, json={"application_id": app_id, "name": "db", "config": {"n": 1}}
+        )
+        yield client, created.json()
+
+
+def url(configuration: dict) -> str:
+    return f"{CONFIGURATIONS}/{configuration['id']}"
+
+
+async def later(delay: float, request):
+    await asyncio.sleep(delay)
+    return await request
+
+
+async def test_a_client_behind_is_answered_at_once(api):
+    client, configuration = api
+    await client.put(url(configuration), json={"config": {"n": 2}})
+
+    started = time.monotonic()
+    response = await client.get(url(configuration), params={"wait": 30, "version": 1})
+
+    assert time.monotonic() - started < 1
+    assert response.status_code == 200
+    assert (response.json()["version"], response.headers["etag"]) == (2, '"2"')
+
+
+async def test_a_waiting_client_is_woken_by_the_change(api):
+    client, configuration = api
+    started = time.monotonic()
+
+    response, _ = await asyncio.gather(
+        client.get(url(configuration), params={"wait": 30, "version": 1}),
+        later(0.3, client.put(url(configuration), json={"config": {"n": 2}})),
+    )
+
+    assert 0.3 <= time.monotonic() - started < 3
+    assert response.status_code == 200
+    assert response.json()["config"] == {"n": 2}
+    assert response.headers["etag"] == '"2"'
+
+
+async def test_a_quiet_wait_ends_with_304_and_the_current_etag(api):
+    client, configuration = api
+    started = time.monotonic()
+
+    response = await client.get(url(configuration), params={"wait": 0.4, "version": 1})
+
+    assert 0.3 <= time.monotonic() - started < 2  # a little jitter, never more than asked
+    assert response.status_code == 304
+    assert response.headers["etag"] == '"1"'
+    assert response.content == b""
+
+
+async def test_changes_to_other_configurations_do_not_wake_it(api):
+    client, configuration = api
+    other = (
+        await client.post(
+            CONFIGURATIONS,
+            json={"application_id": configuration["application_id"], "name": "x", "config": {}},
+        )
+    ).json()
+
+    response, _ = await asyncio.gather(
+        client.get(url(configuration), params={"wait": 0.6, "version": 1}),
+        later(0.1, client.put(url(other), json={"config": {"changed": True}})),
+    )
+
+    assert response.status_code == 304
+
+
+async def test_without_a_version_it_waits_for_the_next_change(api):
+    client, configuration = api
+    response, _ = await asyncio.gather(
+        client.get(url(configuration), params={"wait": 30}),
+        later(0.2, client.put(url(configuration), json={"name": "renamed"})),
+    )
+    assert (response.status_code, response.json()["name"]) == (200, "renamed")
+
+
+async def test_if_none_match_may_name_the_version(api):
+    client, configuration = api
+    quiet = await client.get(url(configuration), params={"wait": 0.2}, headers={"If-None-Match": '"1"'})
+    behind = await client.get(url(configuration), params={"wait": 30}, headers={"If-None-Match": '"0"'})
+    assert (quiet.status_code, behind.status_code) == (304, 200)
+
+
+async def test_deleting_the_configuration_ends_the_wait_with_404(api):
+    client, configuration = api
+    response, _ = await asyncio.gather(
+        client.get(url(configuration), params={"wait": 30, "version": 1}),
+        later(0.2, client.delete(url(configuration))),
+    )
+    assert response.status_code == 404
+
+
+async def test_deleting_its_application_ends_the_wait_with_404(api):
+    client, configuration = api
+    response, _ = await asyncio.gather(
+        client.get(url(configuration), params={"wait": 30, "version": 1}),
+        later(0.2, client.delete(f"/api/v1/applications/{configuration['application_id']}")),
+    )
+    assert response.status_code == 404
+
+
+async def test_the_wait_is_capped(database_url):
+    app = create_app(settings_for(database_url, max_wait_seconds=0.3))
+    async with async_client(app) as client:
+        app_id = (await client.post("/api/v1/applications", json={"name": "a"})).json()["id"]
+        config_id = (
+            await client.post(CONFIGURATIONS, json={"application_id": app_id, "name": "c", "config": {}})
+        ).json()["id"]
+        started = time.monotonic()
+        response = await client.get(f"{CONFIGURATIONS}/{config_id}", params={"wait": 3600, "version": 1})
+    assert response.status_code == 304
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"wait": -1}, 400),
+        ({"wait": "soon"}, 400),
+        ({"version": -1, "wait": 1}, 400),
+        ({"version": 2**40}, 400),
+    ],
+)
+async def test_malformed_long_poll_parameters_are_400(api, params, status):
+    client, configuration = api
+    assert (await client.get(url(configuration), params=params)).status_code == status
+
+
+async def test_an_unknown_configuration_is_404_at_once(api):
+    client, _ = api
+    response = await client.get(f"{CONFIGURATIONS}/01ARZ3NDEKTSV4RRFFQ69G5FAV", params={"wait": 30})
+    assert response.status_code == 404
+
+
+async def test_a_hundred_waiting_clients_hold_no_database_connections(database_url):
+    app = create_app(settings_for(database_url, db_max_connections=2, max_wait_seconds=30))
+    async with async_client(app) as client:
+        app_id = (await client.post("/api/v1/applications", json={"name": "a"})).json()["id"]
+        config_id = (
+            await client.post(CONFIGURATIONS, json={"application_id": app_id, "name": "c", "config": {}})
+        ).json()["id"]
+        waiting = [
+            asyncio.ensure_future(
+                client.get(f"{CONFIGURATIONS}/{config_id}", params={"wait": 30, "version": 1})
+            )
+            for _ in range(100)
+        ]
+        await asyncio.sleep(0.5)
+        pool = (await client.get("/health/db")).json()["pool"]
+        await client.put(f"{CONFIGURATIONS}/{config_id}", json={"config": {"n": 2}})
+        responses = await asyncio.gather(*waiting)
+
+    assert pool["in_use"] == 0 and pool["waiting"] == 0
+    assert {r.status_code for r in responses} == {200}

@@ -1,0 +1,66 @@
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from fastapi.exceptions import RequestValidationError
+
+from api.deps import Applications, AppSettings, Feed
+from api.errors import problem_responses
+from api.sse import HEARTBEAT, OPENING, EventStreamResponse, frame
+from models.ids import Ulid
+from services.change_feed import ChangeFeed
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+EVENT_STREAM = {
+    200: {
+        "description": "A stream of changes: `id: <seq>`, `event: <action>`, `data: <JSON>`",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    "",
+    status_code=200,
+    response_class=EventStreamResponse,
+    response_model=None,
+    responses=EVENT_STREAM | problem_responses(400, 404, 503),
+)
+async def stream_events(
+    feed: Feed,
+    applications: Applications,
+    settings: AppSettings,
+    application_id: Annotated[Ulid | None, Query(description="Only this application's changes")] = None,
+    since: Annotated[int | None, Query(ge=0, description="Replay the changes after this seq")] = None,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", description="Resume after this seq (as EventSource does)")
+    ] = None,
+) -> EventStreamResponse:
+    """Every committed change, in commit order, as Server-Sent Events. Resuming from a seq
+    replays what was missed from the database, then continues live, with no gap or repeat."""
+    after = _resume_point(last_event_id, since, feed)
+    if application_id is not None:
+        await applications.get(application_id)  # 404 for an unknown application
+    return EventStreamResponse(_stream(feed, after, application_id, settings.sse_heartbeat_seconds))
+
+
+def _resume_point(last_event_id: str | None, since: int | None, feed: ChangeFeed) -> int:
+    if last_event_id is not None:  # a reconnecting client's own account wins over its URL
+        if not (last_event_id.isascii() and last_event_id.isdigit()):
+            raise RequestValidationError(
+                [{"loc": ("header", "Last-Event-ID"), "msg": "must be a change seq", "type": "int_parsing"}]
+            )
+        return int(last_event_id)
+    return feed.tail if since is None else since
+
+
+async def _stream(
+    feed: ChangeFeed, after: int, application_id: str | None, heartbeat_s: float
+) -> AsyncIterator[bytes]:
+    yield OPENING
+    async for change in feed.follow(after, heartbeat_s=heartbeat_s):
+        if change is None:
+            yield HEARTBEAT
+        elif application_id is None or change.application_id == application_id:
+            yield frame(change)

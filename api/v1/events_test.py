@@ -1,0 +1,61 @@
+import pytest
+from fastapi.exceptions import RequestValidationError
+
+from api.sse import HEARTBEAT, OPENING
+from api.v1.events import _resume_point, _stream
+from models.audit import AuditContext
+from services.audit import record
+from services.change_feed import ChangeFeed
+
+APP = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+OTHER = "01ARZ3NDEKTSV4RRFFQ69G5FAW"
+
+
+class Tail:
+    tail = 7
+
+
+def test_the_resume_point():
+    assert _resume_point(None, None, Tail()) == 7  # live only
+    assert _resume_point(None, 3, Tail()) == 3
+    assert _resume_point("5", 3, Tail()) == 5  # the reconnecting client's header wins
+    for bad in ("x", "-1", "٣", ""):
+        with pytest.raises(RequestValidationError):
+            _resume_point(bad, None, Tail())
+
+
+@pytest.mark.anyio
+async def test_the_stream_opens_then_sends_changes_and_heartbeats(database):
+    def write(conn):
+        for application_id in (APP, OTHER, APP):
+            record(
+                conn,
+                AuditContext(),
+                "application.created",
+                entity_type="application",
+                entity_id=application_id,
+                application_id=application_id,
+                version=1,
+                before=None,
+                after={"name": "x"},
+            )
+
+    await database.write(write)
+    feed = ChangeFeed(database, poll_interval_s=3600)
+    await feed.start()
+    try:
+        stream = _stream(feed, 0, APP, heartbeat_s=0.05)
+        frames = [await anext(stream) for _ in range(4)]
+        await stream.aclose()
+    finally:
+        await feed.stop()
+
+    assert frames[0] == OPENING
+    assert [f.split(b"\n")[0] for f in frames[1:3]] == [b"id: 1", b"id: 3"]  # 2 is another app's
+    assert frames[3] == HEARTBEAT
+
+
+def test_subscription_errors_are_problems(client):
+    assert client.get("/api/v1/events", params={"application_id": APP}).status_code == 404
+    assert client.get("/api/v1/events", params={"application_id": "x"}).status_code == 400
+    assert client.get("/api/v1/events", headers={"Last-Event-ID": "x"}).status_code == 400

@@ -1,0 +1,202 @@
+"""End to end: the change feed over real HTTP, across processes and a database restart."""
+
+import threading
+import time
+
+import httpx
+import pytest
+
+from main import SHUTDOWN_GRACE_S
+from tests.server import running_service
+from tests.sse import EventStream
+
+FAST = {"SSE_HEARTBEAT_SECONDS": "0.5", "LOG_LEVEL": "warning"}
+
+
+@pytest.fixture
+def service(database_url):
+    with running_service({"DATABASE_URL": database_url, **FAST}) as url:
+        yield url
+
+
+def api(url: str) -> str:
+    return f"{url}/api/v1"
+
+
+def new_configuration(url: str, app_id: str, name: str, config: dict) -> dict:
+    body = {"application_id": app_id, "name": name, "config": config}
+    return httpx.post(f"{api(url)}/configurations", json=body).json()
+
+
+def test_every_kind_of_change_arrives_in_order_with_its_seq(service):
+    with EventStream(f"{api(service)}/events") as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        app = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()
+        config = httpx.post(
+            f"{api(service)}/configurations",
+            json={"application_id": app["id"], "name": "db", "config": {"n": 1}},
+        ).json()
+        curl = f"{api(service)}/configurations/{config['id']}"
+        httpx.put(curl, json={"config": {"n": 2}})
+        httpx.patch(
+            curl, content=b'{"comments": "x"}', headers={"content-type": "application/merge-patch+json"}
+        )
+        httpx.post(f"{curl}/rollback", json={"version": 1}, headers={"X-Actor": "oncall"})
+        httpx.delete(curl)
+
+        events = stream.take(6)
+
+    assert [(e["event"], e["action"], e["version"]) for e in events] == [
+        ("application.created", "application.created", 1),
+        ("configuration.created", "configuration.created", 1),
+        ("configuration.updated", "configuration.updated", 2),
+        ("configuration.patched", "configuration.patched", 3),
+        ("configuration.rolled_back", "configuration.rolled_back", 4),
+        ("configuration.deleted", "configuration.deleted", 4),
+    ]
+    assert [int(e["id"]) for e in events] == [e["seq"] for e in events] == [1, 2, 3, 4, 5, 6]
+    assert events[4]["actor"] == "oncall"
+    assert {e["name"] for e in events[1:]} == {"db"}
+    assert {e["application_id"] for e in events} == {app["id"]}
+    assert set(events[0]) == {
+        "id",
+        "event",
+        "seq",
+        "action",
+        "entity_type",
+        "entity_id",
+        "application_id",
+        "name",
+        "version",
+        "occurred_at",
+        "actor",
+    }
+
+
+def test_resuming_replays_exactly_what_was_missed_then_continues_live(service):
+    for n in range(5):
+        httpx.post(f"{api(service)}/applications", json={"name": f"app-{n}"})
+
+    with EventStream(f"{api(service)}/events", headers={"Last-Event-ID": "2"}) as stream:
+        missed = stream.take(3)
+        httpx.post(f"{api(service)}/applications", json={"name": "live"})
+        live = stream.next()
+        assert stream.events.empty()
+
+    with EventStream(f"{api(service)}/events?since=4") as by_query:
+        assert [e["seq"] for e in by_query.take(2)] == [5, 6]
+
+    assert [e["seq"] for e in missed] == [3, 4, 5]
+    assert [e["name"] for e in missed] == ["app-2", "app-3", "app-4"]
+    assert (live["seq"], live["name"]) == (6, "live")
+
+
+def test_a_stream_for_one_application_carries_only_its_changes(service):
+    payments = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()
+    with EventStream(f"{api(service)}/events?application_id={payments['id']}") as stream:
+        httpx.post(f"{api(service)}/applications", json={"name": "other"})
+        httpx.put(f"{api(service)}/applications/{payments['id']}", json={"comments": "mine"})
+        event = stream.next()
+        assert stream.events.empty()
+    assert (event["action"], event["entity_id"]) == ("application.updated", payments["id"])
+
+
+def test_idle_streams_get_heartbeats(service):
+    with EventStream(f"{api(service)}/events") as stream:
+        assert stream.comments.get(timeout=5) == "stream open"
+        assert stream.comments.get(timeout=5) == "heartbeat"
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "status"),
+    [
+        ("?application_id=01ARZ3NDEKTSV4RRFFQ69G5FAV", {}, 404),
+        ("?application_id=nope", {}, 400),
+        ("?since=-1", {}, 400),
+        ("", {"Last-Event-ID": "abc"}, 400),
+    ],
+)
+def test_bad_subscriptions_are_refused(service, query, headers, status):
+    response = httpx.get(f"{api(service)}/events{query}", headers=headers)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_racing_writers_never_skip_or_reorder_a_seq_on_the_feed(service):
+    app_id = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()["id"]
+    config_ids = [new_configuration(service, app_id, f"c{n}", {})["id"] for n in range(4)]
+
+    def writer(config_id: str) -> None:
+        with httpx.Client() as client:
+            for n in range(15):
+                client.put(f"{api(service)}/configurations/{config_id}", json={"config": {"n": n}})
+
+    with EventStream(f"{api(service)}/events?since=0") as stream:
+        threads = [threading.Thread(target=writer, args=(c,)) for c in config_ids]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        events = stream.take(1 + 4 + 4 * 15)
+
+    seqs = [e["seq"] for e in events]
+    assert seqs == list(range(1, len(seqs) + 1))
+    for config_id in config_ids:
+        versions = [e["version"] for e in events if e["entity_id"] == config_id]
+        assert versions == list(range(1, 17))
+
+
+def test_a_write_through_one_process_reaches_watchers_of_another(database_url):
+    env = {"DATABASE_URL": database_url, **FAST}
+    with running_service(env) as writer_url, running_service(env) as watcher_url:
+        app = httpx.post(f"{api(writer_url)}/applications", json={"name": "payments"}).json()
+        config = httpx.post(
+            f"{api(writer_url)}/configurations",
+            json={"application_id": app["id"], "name": "db", "config": {}},
+        ).json()
+        with EventStream(f"{api(watcher_url)}/events") as stream:
+            result = {}
+            poll = threading.Thread(
+                target=lambda: result.update(
+                    response=httpx.get(
+                        f"{api(watcher_url)}/configurations/{config['id']}",
+                        params={"wait": 20, "version": 1},
+                        timeout=30,
+                    )
+                )
+            )
+            poll.start()
+            httpx.put(f"{api(writer_url)}/configurations/{config['id']}", json={"config": {"n": 2}})
+            event = stream.next()
+            poll.join(10)
+
+    assert (event["action"], event["version"]) == ("configuration.updated", 2)
+    assert result["response"].status_code == 200
+    assert result["response"].json()["config"] == {"n": 2}
+
+
+def test_a_watcher_still_hears_the_next_change_after_the_database_restarts(database_url, stoppable_postgres):
+    with running_service({"DATABASE_URL": database_url, **FAST}) as url:
+        app_id = httpx.post(f"{api(url)}/applications", json={"name": "payments"}).json()["id"]
+        with EventStream(f"{api(url)}/events") as stream:
+            stoppable_postgres.stop()
+            stoppable_postgres.start_again()
+            response = None
+            for _ in range(50):  # until the service's pool has reconnected
+                response = httpx.put(f"{api(url)}/applications/{app_id}", json={"comments": "after restart"})
+                if response.status_code == 200:
+                    break
+                threading.Event().wait(0.2)
+            assert response.status_code == 200
+            event = stream.next(timeout=15)
+    assert (event["action"], event["version"]) == ("application.updated", 2)
+
+
+def test_open_streams_do_not_hold_up_shutdown(database_url):
+    with running_service({"DATABASE_URL": database_url, **FAST}) as url:
+        stream = EventStream(f"{api(url)}/events")
+        started = time.monotonic()
+    stopped_in = time.monotonic() - started
+    stream.close()
+    assert stopped_in < SHUTDOWN_GRACE_S + 5

@@ -1,0 +1,54 @@
+"""Reading a Server-Sent Events stream over real HTTP, on a thread, for tests."""
+
+import json
+import queue
+import threading
+
+import httpx
+
+
+class EventStream:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.events: queue.Queue[dict] = queue.Queue()
+        self.comments: queue.Queue[str] = queue.Queue()
+        self._client = httpx.Client(timeout=httpx.Timeout(10, read=None))
+        self._response = self._client.send(
+            self._client.build_request("GET", url, headers=headers), stream=True
+        )
+        self.status_code = self._response.status_code
+        self.headers = self._response.headers
+        if self.status_code == 200:
+            threading.Thread(target=self._read, daemon=True).start()
+
+    def next(self, timeout: float = 10) -> dict:
+        return self.events.get(timeout=timeout)
+
+    def take(self, count: int, timeout: float = 10) -> list[dict]:
+        return [self.next(timeout) for _ in range(count)]
+
+    def close(self) -> None:
+        self._response.close()
+        self._client.close()
+
+    def __enter__(self) -> "EventStream":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def _read(self) -> None:
+        fields: dict[str, str] = {}
+        try:
+            for line in self._response.iter_lines():
+                if line.startswith(":"):
+                    self.comments.put(line[1:].strip())
+                elif line:
+                    name, _, value = line.partition(":")
+                    fields[name] = value.removeprefix(" ")
+                elif "data" in fields:
+                    self.events.put(
+                        {"id": fields.get("id"), "event": fields.get("event"), **json.loads(fields["data"])}
+                    )
+                    fields = {}
+        except (httpx.HTTPError, ValueError):  # closed by the test, or the server went away
+            pass

@@ -5,9 +5,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,37 +37,44 @@ def running_service(env: dict[str, str], *, timeout_s: float = 60) -> Iterator[s
 
 
 @contextmanager
-def service_process(env: dict[str, str], *, timeout_s: float = 60) -> Iterator[Service]:
-    """Start the service with `env` added to a clean environment."""
+def service_process(
+    env: dict[str, str], *, timeout_s: float = 60, command: list[str] | None = None, log: Path | None = None
+) -> Iterator[Service]:
+    """Start the service (or `command`, which serves on $PORT) with `env` added to a clean
+    environment. Its output goes to `log`, or a temporary file: never an unread pipe, which
+    would stall a busy server once full."""
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PORT", "HOST"}}
-    process = subprocess.Popen(
-        [sys.executable, "main.py"],
-        cwd=ROOT,
-        env=clean | {"PORT": str(port), "HOST": "127.0.0.1"} | env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_ready(process, base_url, timeout_s)
-        yield Service(base_url, process.pid)
-    finally:
-        process.send_signal(signal.SIGINT)
+    ours = {"DATABASE_URL", "PORT", "HOST", "WEB_CONCURRENCY"}
+    clean = {name: value for name, value in os.environ.items() if name not in ours}
+    with ExitStack() as stack:
+        output = stack.enter_context(open(log, "w+") if log else tempfile.TemporaryFile("w+"))  # noqa: SIM115
+        process = subprocess.Popen(
+            command or [sys.executable, "main.py"],
+            cwd=ROOT,
+            env=clean | {"PORT": str(port), "HOST": "127.0.0.1"} | env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        base_url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        process.stdout.close()
+            _wait_until_ready(process, output, base_url, timeout_s)
+            yield Service(base_url, process.pid)
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def _wait_until_ready(process: subprocess.Popen, base_url: str, timeout_s: float) -> None:
+def _wait_until_ready(process: subprocess.Popen, output, base_url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the service exited with {process.returncode}:\n{process.stdout.read()}")
+            output.seek(0)
+            raise RuntimeError(f"the service exited with {process.returncode}:\n{output.read()}")
         try:
             if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
                 return

@@ -1,0 +1,275 @@
+"""The read-path benchmark: the service against a bare FastAPI ceiling, in one run.
+
+    pipenv run bench [--workers 1 2] [--connections 1 32 256] [--seconds 10]
+
+Starts the service (on a fresh embedded database, or DATABASE_URL) and the ceiling app with
+the same worker count, seeds applications and configurations, and measures each target
+alternately with the ceiling. Prints a table and writes it as JSON to bench/results/.
+See bench/README.md for how to read it.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench import loadgen
+from tests.server import ROOT, service_process
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+# What a seeded configuration holds: about the size of a real one (~1 KB rendered).
+SAMPLE_CONFIG = {
+    "database": {"host": "db.internal", "port": 5432, "name": "payments", "pool": {"min": 2, "max": 20}},
+    "timeouts_ms": {"connect": 500, "read": 2000, "write": 2000},
+    "features": {"three_d_secure": True, "wallets": ["apple_pay", "google_pay"], "new_checkout": False},
+    "retry": {"attempts": 3, "backoff_ms": [100, 400, 1600]},
+    "endpoints": [f"https://api-{n}.internal/v2" for n in range(6)],
+    "labels": {"team": "payments", "tier": "critical", "region": "eu-west-1"},
+}
+# Writes go to configurations of their own, so the reads' If-None-Match "1" stays current.
+WRITE_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    ids: str  # which ids file
+    prefix: str
+    suffix: str = ""
+    mode: str = "get"
+
+
+TARGETS = [
+    Target("GET /configurations/{id}", "read_configurations", "/api/v1/configurations/"),
+    Target(
+        "GET .. If-None-Match (304)", "read_configurations", "/api/v1/configurations/", mode="not-modified"
+    ),
+    Target("GET /applications/{id}", "applications", "/api/v1/applications/"),
+    Target("GET list page (10)", "applications", "/api/v1/applications/", "/configurations?limit=10"),
+    Target("PUT /configurations/{id}", "write_configurations", "/api/v1/configurations/", mode="put"),
+]
+
+
+def seed(base_url: str, applications: int, configurations: int, run_id: str) -> dict[str, list[str]]:
+    async def create_all() -> dict[str, list[str]]:
+        limits = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=60) as client:
+
+            async def post(path: str, body: dict) -> str:
+                async with limits:
+                    response = await client.post(path, json=body)
+                    response.raise_for_status()
+                    return response.json()["id"]
+
+            app_ids = await asyncio.gather(
+                *(post("/applications", {"name": f"bench-{run_id}-{n}"}) for n in range(applications))
+            )
+            config_ids = await asyncio.gather(
+                *(
+                    post(
+                        "/configurations",
+                        {"application_id": application_id, "name": f"config-{n}", "config": SAMPLE_CONFIG},
+                    )
+                    for application_id in app_ids
+                    for n in range(configurations)
+                )
+            )
+        cut = int(len(config_ids) * (1 - WRITE_SHARE))
+        return {
+            "applications": list(app_ids),
+            "read_configurations": list(config_ids[:cut]),
+            "write_configurations": list(config_ids[cut:]),
+        }
+
+    return asyncio.run(create_all())
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * _UNITS_MS[unit]
+
+
+def run_wrk(url: str, connections: int, seconds: int, script_args: list[str] | None = None) -> dict:
+    command = [
+        "wrk",
+        f"-t{min(connections, 2)}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if script_args:
+        command += ["-s", str(HERE / "targets.lua"), url, "--", *script_args]
+    else:
+        command.append(url)
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": _ms(re.search(r"^\s+50%\s+(\S+)\s*$", out, re.M).group(1)),
+        "p99_ms": _ms(re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M).group(1)),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
+    }
+
+
+class Load:
+    """wrk when installed, else the Python load generator."""
+
+    def __init__(self, ids_dir: Path, ids: dict[str, list[str]]) -> None:
+        self.wrk = shutil.which("wrk") is not None
+        self.ids_dir = ids_dir
+        self.ids = ids
+
+    def target(self, base_url: str, target: Target, connections: int, seconds: int) -> dict:
+        if self.wrk:
+            ids_file = str(self.ids_dir / f"{target.ids}.txt")
+            return run_wrk(
+                base_url, connections, seconds, [ids_file, target.prefix, target.suffix, target.mode]
+            )
+        paths = [f"{target.prefix}{i}{target.suffix}" for i in self.ids[target.ids]]
+        return loadgen.run(base_url, paths, target.mode, connections, seconds)
+
+    def fixed(self, url: str, connections: int, seconds: int) -> dict:
+        if self.wrk:
+            return run_wrk(url, connections, seconds)
+        base, path = url.split("/ceiling")
+        return loadgen.run(base, ["/ceiling" + path], "get", connections, seconds)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 32, 256])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--applications", type=int, default=100)
+    parser.add_argument("--configurations", type=int, default=100, help="per application")
+    parser.add_argument(
+        "--env",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a setting for the service",
+    )
+    args = parser.parse_args()
+
+    run_id = time.strftime("%Y%m%dT%H%M%S")
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        database = (
+            {"DATABASE_URL": os.environ["DATABASE_URL"]}
+            if os.environ.get("DATABASE_URL")
+            else {"DATA_DIR": str(scratch / "data")}
+        )
+        load = None
+        for workers in args.workers:
+            service_env = {**database, "WEB_CONCURRENCY": str(workers), **dict(args.env)}
+            with service_process(
+                service_env, log=scratch / f"service-{workers}.log", timeout_s=120
+            ) as service:
+                if load is None:
+                    print(
+                        f"seeding {args.applications} x {args.configurations} configurations...", flush=True
+                    )
+                    ids = seed(service.url, args.applications, args.configurations, run_id)
+                    for name, values in ids.items():
+                        (scratch / f"{name}.txt").write_text("\n".join(values) + "\n")
+                    sample = httpx.get(f"{service.url}/api/v1/configurations/{ids['read_configurations'][0]}")
+                    (scratch / "body.json").write_text(sample.text)
+                    load = Load(scratch, ids)
+                ceiling_env = {"WEB_CONCURRENCY": str(workers), "CEILING_BODY": str(scratch / "body.json")}
+                ceiling_command = [sys.executable, "-m", "bench.ceiling"]
+                with service_process(ceiling_env, command=ceiling_command) as ceiling:
+                    for target in TARGETS[:4]:  # warm up: every worker's cache filled, connections open
+                        load.target(service.url, target, 32, max(3, args.seconds // 2))
+                    for connections in args.connections:
+                        ceiling_row = load.fixed(f"{ceiling.url}/ceiling", connections, args.seconds)
+                        rows.append(
+                            {
+                                "workers": workers,
+                                "connections": connections,
+                                "target": "ceiling",
+                                **ceiling_row,
+                            }
+                        )
+                        print_row(rows[-1])
+                        for target in TARGETS:
+                            row = load.target(service.url, target, connections, args.seconds)
+                            row["ratio"] = row["req_s"] / ceiling_row["req_s"]
+                            row["p99_ratio"] = row["p99_ms"] / ceiling_row["p99_ms"]
+                            rows.append(
+                                {"workers": workers, "connections": connections, "target": target.name, **row}
+                            )
+                            print_row(rows[-1])
+
+    print()
+    print(HEADER)
+    for row in rows:
+        print_row(row)
+    RESULTS.mkdir(exist_ok=True)
+    report = {
+        "run": run_id,
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip(),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_tool": "wrk" if load.wrk else "loadgen",
+        },
+        "seconds": args.seconds,
+        "rows": rows,
+    }
+    path = RESULTS / f"{run_id}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten to {path.relative_to(ROOT)}")
+    return 0
+
+
+HEADER = (
+    " ".join(
+        f"{title:>{width}}" if width > 0 else f"{title:<{-width}}"
+        for title, width in (
+            ("workers", 7),
+            ("conns", 5),
+            (" target", -29),
+            ("req/s", 8),
+            ("p50 ms", 7),
+            ("p99 ms", 7),
+        )
+    )
+    + f" {'errors':>7} {'x ceiling':>9}"
+)
+
+
+def print_row(row: dict) -> None:
+    errors = row["non_2xx"] + row["socket_errors"]
+    ratio = f"{row['ratio']:.2f}" if "ratio" in row else ""
+    print(
+        f"{row['workers']:>7} {row['connections']:>5}  {row['target']:<28} {row['req_s']:>8.0f}"
+        f" {row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {errors:>7} {ratio:>9}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

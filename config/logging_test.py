@@ -1,13 +1,24 @@
+import io
 import json
 import logging
+import time
 
 import pytest
 
-from config.logging import JsonFormatter, RequestIdFilter, configure_logging, request_id_var
+from config.logging import (
+    TEXT_FORMAT,
+    BufferedStreamHandler,
+    JsonFormatter,
+    RequestIdFilter,
+    TextFormatter,
+    configure_logging,
+    request_id_var,
+)
 
 
 def make_record(message: str = "hello %s", *args, **extra) -> logging.LogRecord:
-    record = logging.LogRecord("svc", logging.INFO, __file__, 1, message, args or ("world",), None)
+    args = args or (("world",) if "%s" in message else ())
+    record = logging.LogRecord("svc", logging.INFO, __file__, 1, message, args, None)
     record.__dict__.update(extra)
     RequestIdFilter().filter(record)
     return record
@@ -46,13 +57,15 @@ def test_json_lines_include_exceptions():
 def restore_root_logger():
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    flags = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
     yield root
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.getLogger("uvicorn.access").disabled = False
+    logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing = flags
 
 
-@pytest.mark.parametrize(("log_format", "formatter"), [("json", JsonFormatter), ("text", logging.Formatter)])
+@pytest.mark.parametrize(("log_format", "formatter"), [("json", JsonFormatter), ("text", TextFormatter)])
 def test_configure_logging(restore_root_logger, log_format, formatter):
     configure_logging("WARNING", log_format)
 
@@ -60,3 +73,56 @@ def test_configure_logging(restore_root_logger, log_format, formatter):
     assert type(handler.formatter) is formatter
     assert restore_root_logger.level == logging.WARNING
     assert logging.getLogger("uvicorn.access").disabled
+
+
+def test_the_text_format_is_the_stdlibs_with_the_time_rendered_once_a_second():
+    record = make_record()
+    assert TextFormatter().format(record) == logging.Formatter(TEXT_FORMAT).format(record)
+    formatter = TextFormatter()
+    formatter.format(record)
+    later = make_record()
+    later.created, later.msecs = record.created, 999.0
+    assert formatter.format(later).split(" ")[1].endswith(",999")
+
+
+class Recording(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_lines_are_flushed_in_blocks_but_warnings_at_once(monkeypatch):
+    monkeypatch.setattr(BufferedStreamHandler, "FLUSH_EVERY_S", 3600)
+    stream = Recording()
+    handler = BufferedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    handler.handle(make_record("one"))
+    handler.handle(make_record("two"))
+    assert stream.flushes == 0
+    warning = make_record("careful")
+    warning.levelno = logging.WARNING
+    handler.handle(warning)
+
+    assert stream.flushes == 1
+    assert stream.getvalue() == "one\ntwo\ncareful\n"
+
+
+def test_a_quiet_buffer_is_flushed_within_moments(monkeypatch):
+    monkeypatch.setattr(BufferedStreamHandler, "FLUSH_EVERY_S", 0.01)
+    stream = Recording()
+    handler = BufferedStreamHandler(stream)
+    handler.handle(make_record("late"))
+    deadline = time.monotonic() + 2
+    while stream.flushes == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_configure_logging_skips_what_no_format_shows(restore_root_logger):
+    configure_logging("INFO", "text")
+    assert (logging._srcfile, logging.logThreads, logging.logProcesses) == (None, False, False)

@@ -5,20 +5,27 @@ python main.py [--reload]
 
 import argparse
 import asyncio
+import atexit
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 
 from api import health
+from api import metrics as metrics_endpoint
+from api.cached_reads import CachedReadsMiddleware
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.schema import build_openapi
-from api.v1.router import router as api_v1
+from api.v1.router import include_api_v1
+from config import metrics
 from config.logging import configure_logging
 from config.settings import Settings, SettingsError, get_settings, load_settings
 from database.embedded import resolve_database_url
@@ -27,6 +34,7 @@ from database.migrations import apply_migrations
 from database.pool import Database, PoolOptions
 from services.applications import ApplicationService
 from services.audit import AuditService
+from services.cache import RepresentationCache
 from services.change_feed import ChangeFeed
 from services.configurations import ConfigurationService
 from services.health import HealthService
@@ -37,6 +45,7 @@ CHANGES_CHANNEL = "config_changes"  # the channel sql/0004.change-feed.sql notif
 # Open event streams and long polls never end by themselves: at shutdown they get this
 # long to finish, then are cut (clients reconnect and resume).
 SHUTDOWN_GRACE_S = 5
+GAUGES_EVERY_S = 1.0
 
 logger = logging.getLogger("config_service")
 
@@ -61,29 +70,46 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             logger.info("applied migrations: %s", ", ".join(applied))
     db = Database(url, pool_options(settings))
     await asyncio.to_thread(db.open)
+    cache: RepresentationCache = app.state.cache
     feed = ChangeFeed(db)
+    feed.subscribe(cache.apply)
     await feed.start()
+
+    def listening() -> None:
+        cache.resume()
+        feed.notify()  # whatever was notified while the listener was away was missed
+
     listener = Listener(
         url,
         CHANGES_CHANNEL,
         on_notify=feed.notify,
-        on_connect=feed.notify,  # (re)connected: whatever was notified meanwhile was missed
+        on_connect=listening,
+        on_disconnect=cache.suspend,
         connect_timeout_s=settings.db_connect_timeout_s,
     )
     await listener.start()
-    configurations = ConfigurationService(db)
-    app.state.applications = ApplicationService(db)
+    configurations = ConfigurationService(db, cache)
+    app.state.applications = ApplicationService(db, cache)
     app.state.configurations = configurations
     app.state.health = HealthService(db)
     app.state.audit = AuditService(db)
     app.state.feed = feed
     app.state.watcher = ConfigurationWatcher(configurations, feed)
+    gauges = asyncio.get_running_loop().create_task(_publish_gauges(db))
     try:
         yield
     finally:
+        gauges.cancel()
         await listener.close()
         await feed.stop()
         await asyncio.to_thread(db.close)
+        metrics.process_exited(os.getpid())
+
+
+async def _publish_gauges(db: Database) -> None:
+    while True:
+        db.publish_stats()
+        await asyncio.sleep(GAUGES_EVERY_S)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -94,13 +120,36 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Made here, not in the lifespan: the fast read path below is built before that runs.
+    app.state.cache = RepresentationCache(settings.cache_entries)
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware)  # added last, so outermost: sees every response
+    include_api_v1(app)
     app.include_router(health.router)
-    app.include_router(api_v1)
+    app.include_router(metrics_endpoint.router)
+    templates, reads = _route_index(app)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(CachedReadsMiddleware, cache=app.state.cache, routes=reads)
+    # Added last, so outermost: it sees every response, errors included.
+    app.add_middleware(RequestContextMiddleware, route_templates=templates)
     app.openapi = lambda: build_openapi(app)
     return app
+
+
+CACHED_READS = {
+    "/api/v1/configurations/{configuration_id}": "configuration",
+    "/api/v1/applications/{application_id}": "application",
+}
+
+
+def _route_index(app: FastAPI) -> tuple[dict[int, str], dict[str, object]]:
+    """Each route's full path template (a route in the scope knows only its own part), and
+    the routes the fast read path answers for."""
+    templates, reads = {}, {}
+    for context in iter_route_contexts(app.routes):
+        templates[id(context.original_route)] = context.path_format
+        if context.path_format in CACHED_READS and "GET" in getattr(context.original_route, "methods", ()):
+            reads[CACHED_READS[context.path_format]] = context.original_route
+    return templates, reads
 
 
 def app_from_environment() -> FastAPI:
@@ -121,8 +170,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level, settings.log_format)
     if settings.database_url is None:
-        # Started here, in the parent, so that reloaded workers keep one running server.
+        # Started here, in the parent, so that every worker (and each reload) uses one server.
         os.environ["DATABASE_URL"] = resolve_database_url(settings)
+    workers = 1 if args.reload else settings.web_concurrency
+    if workers > 1 and not os.environ.get(metrics.MULTIPROCESS_DIR):
+        os.environ[metrics.MULTIPROCESS_DIR] = _fresh_metrics_dir()
     uvicorn.run(
         "main:app_from_environment",
         factory=True,
@@ -130,11 +182,19 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.port,
         reload=args.reload,
         reload_excludes=[".data/*"] if args.reload else None,
+        workers=workers,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     return 0
+
+
+def _fresh_metrics_dir() -> str:
+    """Where the workers' metrics meet; it must start empty and is removed at exit."""
+    path = tempfile.mkdtemp(prefix="configsvc-metrics-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 if __name__ == "__main__":

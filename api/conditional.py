@@ -2,10 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Response
+from fastapi import Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 
 from models.preconditions import VersionCondition, etag
+from services.cache import Representation
 
 
 def _parse(header: str, value: str | None) -> VersionCondition | None:
@@ -39,6 +40,19 @@ async def _if_none_match(
 
 IfMatch = Annotated[VersionCondition | None, Depends(_if_match)]
 IfNoneMatch = Annotated[VersionCondition | None, Depends(_if_none_match)]
+
+
+def if_none_match_of(request: Request) -> VersionCondition | None:
+    """If-None-Match read by hand, for routes that skip FastAPI's parameters (api/query.py)."""
+    return _parse("If-None-Match", request.headers.get("if-none-match"))
+
+
+def representation_response(representation: Representation) -> Response:
+    """The rendered JSON as it is, with its ETag: no model, no serializer on the way, and
+    the same head the fast read path sends (api/cached_reads.py)."""
+    response = Response(representation.body)
+    response.raw_headers = list(representation.headers)
+    return response
 
 
 def set_etag(response: Response, version: int) -> None:

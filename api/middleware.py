@@ -4,15 +4,18 @@ Plain ASGI middleware (not BaseHTTPMiddleware): they add nothing to a streamed b
 the request id lives in a context variable for every log line written meanwhile.
 """
 
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.actor import ANONYMOUS, MAX_ACTOR_LENGTH, printable
 from api.errors import internal_error, problem
+from config import metrics
 from config.logging import request_id_var
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -23,16 +26,42 @@ access_log = logging.getLogger("config_service.access")
 logger = logging.getLogger(__name__)
 
 
+# Made ids: a random prefix per process and a counter, unique without a uuid4 per request.
+_ID_PREFIX = secrets.token_hex(6)
+_id_numbers = itertools.count(1)
+# Label values must come from a small set: a client choosing the method must not make series.
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_observers: dict[tuple[str, str, str], tuple] = {}
+
+
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER and _ACCEPTABLE_REQUEST_ID.fullmatch(value):
             return value.decode("ascii")
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_id_numbers):08x}"
+
+
+def _actor(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-actor":
+            return printable(value.decode("latin-1"), MAX_ACTOR_LENGTH) or ANONYMOUS
+    return ANONYMOUS
+
+
+def _observe(method: str, route: str, status: int, seconds: float) -> None:
+    key = (method if method in _KNOWN_METHODS else "other", route, str(status))
+    observers = _observers.get(key)
+    if observers is None:  # labels() takes a lock and builds a key: once per series, not per request
+        observers = _observers[key] = (metrics.REQUESTS.labels(*key), metrics.REQUEST_SECONDS.labels(*key))
+    observers[0].inc()
+    observers[1].observe(seconds)
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, route_templates: dict[int, str] | None = None) -> None:
         self.app = app
+        # id(route) -> its full path template: the route in the scope knows only its part.
+        self.route_templates = route_templates or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,21 +90,31 @@ class RequestContextMiddleware:
                 raise
             await internal_error()(scope, receive, send_with_id)
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 2)
-            access_log.info(
-                "%s %s %s %.2fms",
-                scope["method"],
-                scope["path"],
-                status,
-                duration_ms,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": duration_ms,
-                },
-            )
+            seconds = time.perf_counter() - started
+            route = self.route_templates.get(id(scope.get("route")), "unmatched")
+            _observe(scope["method"], route, status, seconds)
+            duration_ms = round(seconds * 1000, 2)
+            if access_log.isEnabledFor(logging.INFO):
+                self._log(scope, route, status, duration_ms)
             request_id_var.reset(token)
+
+    @staticmethod
+    def _log(scope: Scope, route: str, status: int, duration_ms: float) -> None:
+        access_log.info(
+            "%s %s %s %.2fms",
+            scope["method"],
+            scope["path"],
+            status,
+            duration_ms,
+            extra={
+                "method": scope["method"],
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "duration_ms": duration_ms,
+                "actor": _actor(scope),
+            },
+        )
 
 
 class BodyLimitMiddleware:
@@ -94,8 +133,13 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._declared_length(scope) > self.max_body_bytes:
+        declared = self._declared_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
             await problem(413, "content-too-large", self._detail())(scope, receive, send)
+            return
+        if declared is not None or not self._chunked(scope):
+            # A declared length is enforced by the HTTP server; no body at all needs no count.
+            await self.app(scope, receive, send)
             return
         received = 0
 
@@ -115,8 +159,12 @@ class BodyLimitMiddleware:
         return f"The request body is larger than {self.max_body_bytes} bytes"
 
     @staticmethod
-    def _declared_length(scope: Scope) -> int:
+    def _declared_length(scope: Scope) -> int | None:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 return int(value) if value.isdigit() else 0
-        return 0
+        return None
+
+    @staticmethod
+    def _chunked(scope: Scope) -> bool:
+        return any(name == b"transfer-encoding" for name, _ in scope["headers"])

@@ -1,11 +1,14 @@
+import json
 import logging
+import re
 
 import pytest
 from fastapi import FastAPI, Request
 
 from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from config.logging import request_id_var
+from config.logging import JsonFormatter, request_id_var
+from main import create_app
 from tests.apps import sync_client
 
 
@@ -35,7 +38,7 @@ def client():
 def test_a_request_id_is_made_and_returned(client):
     response = client.get("/id")
     request_id = response.headers["x-request-id"]
-    assert len(request_id) == 32
+    assert re.fullmatch(r"[0-9a-f]{20}", request_id)
     assert response.json() == {"request_id": request_id}
     assert client.get("/id").headers["x-request-id"] != request_id
 
@@ -92,3 +95,18 @@ def test_a_streamed_oversized_body_is_refused(client):
     response = client.post("/echo", content=chunks())
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_access_lines_name_the_route_template_and_the_actor(settings, caplog):
+    caplog.set_level(logging.INFO, logger="config_service.access")
+    with sync_client(create_app(settings)) as client:
+        application = client.post("/api/v1/applications", json={"name": "p"}).json()
+        client.get(f"/api/v1/applications/{application['id']}", headers={"X-Actor": "alice"})
+
+    record = [r for r in caplog.records if r.name == "config_service.access"][-1]
+    assert (record.route, record.actor, record.status) == (
+        "/api/v1/applications/{application_id}",
+        "alice",
+        200,
+    )
+    assert json.loads(JsonFormatter().format(record))["route"] == "/api/v1/applications/{application_id}"

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     max_wait_seconds: float = Field(300, ge=0)
     # How often an idle event stream gets a comment line, so proxies keep it open.
     sse_heartbeat_seconds: float = Field(15, gt=0)
+    # Worker processes; each has its own pool of DB_MAX_CONNECTIONS and its own cache.
+    web_concurrency: int = Field(1, ge=1, le=64)
+    # Rendered configurations and applications kept per process (0: no cache).
+    cache_entries: int = Field(10_000, ge=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -15,6 +15,8 @@ from psycopg2 import sql
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import make_dsn
 
+from config import metrics
+
 logger = logging.getLogger(__name__)
 
 FIRST_RETRY_S = 0.1
@@ -29,6 +31,7 @@ class Listener:
         *,
         on_notify: Callable[[str], None],
         on_connect: Callable[[], None],
+        on_disconnect: Callable[[], None] = lambda: None,
         connect_timeout_s: int = 5,
     ) -> None:
         # Keepalives notice a server that vanished without closing the socket.
@@ -44,6 +47,7 @@ class Listener:
         self._channel = channel
         self._on_notify = on_notify
         self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
         self._conn: Connection | None = None
         self._fd = -1  # kept: a closed connection no longer tells its socket's number
         self._reconnecting: asyncio.Task | None = None
@@ -92,6 +96,7 @@ class Listener:
 
     def _lost(self) -> None:
         self._drop()
+        self._on_disconnect()
         if not self._closed:
             self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
 
@@ -113,5 +118,6 @@ class Listener:
                 delay = min(delay * 2, LAST_RETRY_S)
             else:
                 self.reconnects += 1
+                metrics.LISTENER_RECONNECTS.inc()
                 logger.info("LISTEN connection re-established")
                 return

@@ -28,6 +28,7 @@ from psycopg2.extensions import make_dsn, parse_dsn
 from psycopg2.extras import RealDictCursor
 from psycopg2.pool import PoolError, ThreadedConnectionPool
 
+from config import metrics
 from database.errors import DatabaseBusy, DatabaseUnavailable
 
 T = TypeVar("T")
@@ -190,6 +191,14 @@ class Database:
         in_use, idle = self._pool.counts() if self._pool else (0, 0)
         return PoolStats(self._options.max_connections, in_use, idle, self._waiting)
 
+    def publish_stats(self) -> None:
+        """Copy the pool's state into the metrics (called now and then, not per request)."""
+        stats = self.stats()
+        metrics.DB_CONNECTIONS.labels("in_use").set(stats.in_use)
+        metrics.DB_CONNECTIONS.labels("idle").set(stats.idle)
+        metrics.DB_CONNECTIONS.labels("max").set(stats.max_connections)
+        metrics.DB_WAITING.set(stats.waiting)
+
     async def _submit(self, work: Work[T], read_only: bool) -> T:
         await self._admit()
         job = asyncio.get_running_loop().run_in_executor(self._executor, self._run, work, read_only)
@@ -253,6 +262,15 @@ class Database:
 
     @staticmethod
     def _unit(conn: Connection, work: Work[T], read_only: bool) -> T:
+        started = time.perf_counter()
+        try:
+            return Database._transaction(conn, work, read_only)
+        finally:
+            kind = "read" if read_only else "write"
+            metrics.DB_UNIT_SECONDS.labels(kind).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _transaction(conn: Connection, work: Work[T], read_only: bool) -> T:
         try:
             conn.autocommit = read_only
             result = work(conn)

@@ -12,16 +12,18 @@ _COLUMNS = """id, seq, occurred_at, actor, action, entity_type, entity_id, appli
 
 # The event takes the next change number. The counter row stays locked until the writing
 # transaction commits, so numbers become visible in order (sql/0004.change-feed.sql).
+# It is the last statement of a change, so its clock reading is all but the commit's.
 _INSERT = f"""
 WITH next AS (
     UPDATE change_sequence SET last_seq = last_seq + 1 RETURNING last_seq
 )
 INSERT INTO audit_events
-    (id, seq, actor, action, entity_type, entity_id, application_id, version, before, after, note,
-     request_id, client_ip, user_agent)
+    (id, seq, occurred_at, actor, action, entity_type, entity_id, application_id, version, before, after,
+     note, request_id, client_ip, user_agent)
 SELECT
-    %(id)s, next.last_seq, %(actor)s, %(action)s, %(entity_type)s, %(entity_id)s, %(application_id)s,
-    %(version)s, %(before)s, %(after)s, %(note)s, %(request_id)s, %(client_ip)s, %(user_agent)s
+    %(id)s, next.last_seq, clock_timestamp(), %(actor)s, %(action)s, %(entity_type)s, %(entity_id)s,
+    %(application_id)s, %(version)s, %(before)s, %(after)s, %(note)s, %(request_id)s, %(client_ip)s,
+    %(user_agent)s
 FROM next
 RETURNING {_COLUMNS}
 """

@@ -6,10 +6,11 @@ from models.audit import AuditContext
 from models.errors import ApplicationNotFound
 from models.ids import new_id
 from models.paging import Page, PageRequest
-from models.preconditions import VersionCondition, require_match
+from models.preconditions import VersionCondition, etag, require_match
 from repositories import applications, configurations
 from services import configurations as configuration_service
 from services.audit import record
+from services.cache import Representation, RepresentationCache
 from services.ids import existing_id
 
 
@@ -22,9 +23,19 @@ def _entity(row: dict) -> dict:
     return {"entity_type": "application", "entity_id": row["id"], "application_id": row["id"]}
 
 
+def render(application: Application) -> Representation:
+    return Representation(
+        body=application.model_dump_json().encode(),
+        version=application.version,
+        etag=etag(application.version),
+        application_id=application.id,
+    )
+
+
 class ApplicationService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache: RepresentationCache | None = None) -> None:
         self._db = db
+        self._cache = cache if cache is not None else RepresentationCache(capacity=0)
 
     async def create(self, request: ApplicationCreate, context: AuditContext) -> Application:
         def create(conn: Connection) -> dict:
@@ -41,6 +52,20 @@ class ApplicationService:
             return row
 
         return Application.model_validate(await self._db.write(create))
+
+    async def representation(self, application_id: str) -> Representation:
+        """The application as rendered JSON, from the cache when it holds it."""
+        application_id = existing_id(application_id, ApplicationNotFound)
+        cached = self._cache.get(("application", application_id))
+        if cached is not None:
+            return cached
+        read_started = self._cache.read_started()
+        row = await self._db.read(lambda conn: applications.get(conn, application_id))
+        if row is None:
+            raise ApplicationNotFound(application_id)
+        fresh = render(Application.model_validate(row))
+        self._cache.put(("application", application_id), fresh, read_started)
+        return fresh
 
     async def get(self, application_id: str) -> Application:
         application_id = existing_id(application_id, ApplicationNotFound)
@@ -81,7 +106,9 @@ class ApplicationService:
             )
             return row
 
-        return Application.model_validate(await self._db.write(update))
+        updated = Application.model_validate(await self._db.write(update))
+        self._cache.drop(("application", application_id))
+        return updated
 
     async def delete(
         self, application_id: str, context: AuditContext, if_match: VersionCondition | None = None
@@ -106,6 +133,7 @@ class ApplicationService:
             )
 
         await self._db.write(delete)
+        self._cache.drop_application(application_id)
 
     @staticmethod
     def _locked(conn: Connection, application_id: str, if_match: VersionCondition | None) -> dict:

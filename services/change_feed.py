@@ -11,8 +11,10 @@ after N" read from the table is complete.
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
+from config import metrics
 from database.errors import DatabaseUnavailable
 from database.pool import Database
 from models.changes import ChangeEvent
@@ -36,6 +38,11 @@ class ChangeFeed:
         self._wanted = False
         self._catching_up: asyncio.Task | None = None
         self._polling: asyncio.Task | None = None
+        self._subscribers: list[Callable[[ChangeEvent], None]] = []
+
+    def subscribe(self, subscriber: Callable[[ChangeEvent], None]) -> None:
+        """Call `subscriber` with every change as it becomes known, before waiters wake."""
+        self._subscribers.append(subscriber)
 
     async def start(self) -> None:
         self.tail = await self._db.read(audit.latest_seq)
@@ -123,6 +130,11 @@ class ChangeFeed:
         return len(rows) == BATCH and len(events) == len(rows)
 
     def _append(self, events: list[ChangeEvent]) -> None:
+        now = time.time()
+        for event in events:
+            metrics.NOTIFICATION_LAG_SECONDS.observe(max(0.0, now - event.occurred_at.timestamp()))
+            for subscriber in self._subscribers:
+                subscriber(event)
         self._recent.extend(events)
         self.tail = events[-1].seq
         if len(self._recent) > 2 * self._keep:  # trimmed now and then, not on every change

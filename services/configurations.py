@@ -16,10 +16,11 @@ from models.errors import (
 )
 from models.ids import new_id
 from models.paging import Page, PageRequest
-from models.preconditions import VersionCondition, require_match
+from models.preconditions import VersionCondition, etag, require_match
 from models.revisions import Diff, Revision
 from repositories import applications, configurations, revisions
 from services.audit import record
+from services.cache import Representation, RepresentationCache
 from services.ids import existing_id
 from services.merge_patch import merge_patch
 
@@ -32,9 +33,19 @@ def image(row: dict) -> dict:
     return Configuration.model_validate(row).model_dump(mode="json")
 
 
+def render(configuration: Configuration) -> Representation:
+    return Representation(
+        body=configuration.model_dump_json().encode(),
+        version=configuration.version,
+        etag=etag(configuration.version),
+        application_id=configuration.application_id,
+    )
+
+
 class ConfigurationService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache: RepresentationCache | None = None) -> None:
         self._db = db
+        self._cache = cache if cache is not None else RepresentationCache(capacity=0)
 
     async def create(self, request: ConfigurationCreate, context: AuditContext) -> Configuration:
         def create(conn: Connection) -> Configuration:
@@ -51,7 +62,23 @@ class ConfigurationService:
             )
             return created
 
-        return await self._db.write(create)
+        created = await self._db.write(create)
+        self._cache.drop(("application", created.application_id))  # its configuration_ids changed
+        return created
+
+    async def representation(self, configuration_id: str) -> Representation:
+        """The configuration as rendered JSON, from the cache when it holds it."""
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+        cached = self._cache.get(("configuration", configuration_id))
+        if cached is not None:
+            return cached
+        read_started = self._cache.read_started()
+        row = await self._db.read(lambda conn: configurations.get(conn, configuration_id))
+        if row is None:
+            raise ConfigurationNotFound(configuration_id)
+        fresh = render(Configuration.model_validate(row))
+        self._cache.put(("configuration", configuration_id), fresh, read_started)
+        return fresh
 
     async def get(self, configuration_id: str) -> Configuration:
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
@@ -150,8 +177,10 @@ class ConfigurationService:
                 before=image(current),
                 after=None,
             )
+            return current
 
-        await self._db.write(delete)
+        deleted = await self._db.write(delete)
+        self._cache.drop(("configuration", configuration_id), ("application", deleted["application_id"]))
 
     async def versions(self, configuration_id: str, page: PageRequest) -> Page[Revision]:
         """The configuration's revisions, newest first."""
@@ -255,7 +284,9 @@ class ConfigurationService:
             )
             return changed
 
-        return await self._db.write(apply)
+        changed = await self._db.write(apply)
+        self._cache.drop(("configuration", configuration_id))
+        return changed
 
 
 def _entity(row: dict) -> dict:

@@ -3,8 +3,9 @@ thread per waiting client."""
 
 import asyncio
 
+from config import metrics
 from models.changes import ChangeEvent
-from models.configurations import Configuration
+from services.cache import Representation
 from services.change_feed import ChangeFeed
 from services.configurations import ConfigurationService
 
@@ -16,24 +17,26 @@ class ConfigurationWatcher:
 
     async def wait_for_change(
         self, configuration_id: str, known_version: int | None, timeout_s: float
-    ) -> tuple[Configuration, bool]:
+    ) -> tuple[Representation, bool]:
         """The configuration once it is newer than `known_version` (default: the current
         one), and True; or, after `timeout_s` without a change, as it is and False.
         Raises ConfigurationNotFound if it does not exist or is deleted meanwhile."""
         since = self._feed.tail  # before the read, so no change can slip between the two
-        current = await self._configurations.get(configuration_id)
+        current = await self._configurations.representation(configuration_id)
         if known_version is not None and current.version > known_version:
             return current, True
         until = asyncio.get_running_loop().time() + timeout_s
-        async for change in self._feed.follow(since, until=until):
-            if _concerns(change, current):
-                latest = await self._configurations.get(configuration_id)
-                if latest.version != current.version:
-                    return latest, True
+        with metrics.WATCHERS.labels("long_poll").track_inprogress():
+            async for change in self._feed.follow(since, until=until):
+                if _concerns(change, configuration_id, current.application_id):
+                    # The feed has dropped the cached copy already: this reads the new one.
+                    latest = await self._configurations.representation(configuration_id)
+                    if latest.version != current.version:
+                        return latest, True
         return current, False
 
 
-def _concerns(change: ChangeEvent, configuration: Configuration) -> bool:
-    return change.entity_id == configuration.id or (
-        change.action == "application.deleted" and change.application_id == configuration.application_id
+def _concerns(change: ChangeEvent, configuration_id: str, application_id: str) -> bool:
+    return change.entity_id == configuration_id or (
+        change.action == "application.deleted" and change.application_id == application_id
     )

@@ -1,4 +1,5 @@
 import asyncio
+import json
 
 import pytest
 
@@ -45,13 +46,13 @@ async def test_a_change_ends_the_wait(setup):
 
     (latest, changed), _ = await asyncio.gather(watcher.wait_for_change(created.id, None, 10), change_soon())
 
-    assert (latest.config, changed) == ({"n": 2}, True)
+    assert (json.loads(latest.body)["config"], latest.etag, changed) == ({"n": 2}, '"2"', True)
 
 
 async def test_no_change_until_the_timeout(setup):
     watcher, _, created = setup
     latest, changed = await watcher.wait_for_change(created.id, 1, timeout_s=0.2)
-    assert (latest, changed) == (created, False)
+    assert (json.loads(latest.body), changed) == (created.model_dump(mode="json"), False)
 
 
 async def test_deletion_while_waiting_is_not_found(setup):

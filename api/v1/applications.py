@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.conditional import IfMatch, set_etag
+from api.conditional import IfMatch, representation_response, set_etag
 from api.deps import Applications, Changer, Configurations
 from api.errors import problem_responses
 from api.paging import PageParams, link_next
@@ -36,11 +36,10 @@ async def list_applications(
     return result.items
 
 
-@router.get("/{application_id}", responses=problem_responses(404, 503))
-async def get_application(application_id: str, service: Applications, response: Response) -> Application:
-    application = await service.get(application_id)
-    set_etag(response, application.version)
-    return application
+@router.get("/{application_id}", response_model=Application, responses=problem_responses(404, 503))
+async def get_application(application_id: str, request: Request) -> Response:
+    # A hot read route: the service is taken from the app's state, not a dependency (api/query.py).
+    return representation_response(await request.app.state.applications.representation(application_id))
 
 
 @router.put("/{application_id}", responses=problem_responses(400, 404, 409, 412, 413, 503))

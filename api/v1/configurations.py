@@ -3,11 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.conditional import IfMatch, IfNoneMatch, not_modified, set_etag
-from api.deps import AppSettings, Changer, Configurations, Watcher
+from api.conditional import IfMatch, if_none_match_of, not_modified, representation_response, set_etag
+from api.deps import Changer, Configurations
 from api.errors import problem_responses
 from api.merge_patch import MERGE_PATCH_OPENAPI, merge_patch_body
 from api.paging import PageParams, VersionPageParams, link_next
+from api.query import described, header_parameter, optional_number, query_parameter
 from models.configurations import Configuration, ConfigurationCreate, ConfigurationUpdate
 from models.errors import RevisionNotFound
 from models.fields import SearchText
@@ -48,40 +49,46 @@ async def list_configurations(
     return result.items
 
 
+LONG_POLL_DOCUMENTED = described(
+    query_parameter(
+        "wait", {"minimum": 0, "type": "number"}, "Long poll: hold up to this many seconds for a change"
+    ),
+    query_parameter(
+        "version",
+        {"maximum": MAX_VERSION, "minimum": 0, "type": "integer"},
+        "With wait: the version the client has",
+    ),
+    header_parameter("If-None-Match", 'Answer 304 if the current version is this one: "3"'),
+)
+
+
 @router.get(
     "/{configuration_id}",
+    response_model=Configuration,
+    openapi_extra=LONG_POLL_DOCUMENTED,
     responses={304: {"description": "Not Modified: the version named is current (or no change came)"}}
     | problem_responses(400, 404, 503),
 )
-async def get_configuration(
-    configuration_id: str,
-    service: Configurations,
-    watcher: Watcher,
-    settings: AppSettings,
-    if_none_match: IfNoneMatch,
-    response: Response,
-    wait: Annotated[
-        float | None, Query(ge=0, description="Long poll: hold up to this many seconds for a change")
-    ] = None,
-    version: Annotated[
-        int | None, Query(ge=0, le=MAX_VERSION, description="With wait: the version the client has")
-    ] = None,
-) -> Configuration:
+async def get_configuration(configuration_id: str, request: Request) -> Response:
     """The configuration. With `wait` (a long poll): answered at once if it is newer than
     `version` (or the If-None-Match version), else held until it changes (200) or `wait`
     passes (304)."""
+    # The hottest route: its parameters and services are read by hand (api/query.py).
+    wait = optional_number(request, "wait", float, minimum=0)
+    version = optional_number(request, "version", int, minimum=0, maximum=MAX_VERSION)
+    if_none_match = if_none_match_of(request)
+    state = request.app.state
     if wait is None and version is None:
-        configuration = await service.get(configuration_id)
-        if if_none_match is not None and if_none_match.matches_weakly(configuration.version):
-            return not_modified(configuration.version)
+        representation = await state.configurations.representation(configuration_id)
+        if if_none_match is not None and if_none_match.matches_weakly(representation.version):
+            return not_modified(representation.version)
     else:
         known = version if version is not None else _version_named(if_none_match)
-        hold_s = _hold(wait or 0, settings.max_wait_seconds)
-        configuration, changed = await watcher.wait_for_change(configuration_id, known, hold_s)
+        hold_s = _hold(wait or 0, state.settings.max_wait_seconds)
+        representation, changed = await state.watcher.wait_for_change(configuration_id, known, hold_s)
         if not changed:
-            return not_modified(configuration.version)
-    set_etag(response, configuration.version)
-    return configuration
+            return not_modified(representation.version)
+    return representation_response(representation)
 
 
 def _version_named(if_none_match: VersionCondition | None) -> int | None:

@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from api.deps import Applications, AppSettings, Feed
 from api.errors import problem_responses
 from api.sse import HEARTBEAT, OPENING, EventStreamResponse, frame
+from config import metrics
 from models.ids import Ulid
 from services.change_feed import ChangeFeed
 
@@ -58,9 +59,10 @@ def _resume_point(last_event_id: str | None, since: int | None, feed: ChangeFeed
 async def _stream(
     feed: ChangeFeed, after: int, application_id: str | None, heartbeat_s: float
 ) -> AsyncIterator[bytes]:
-    yield OPENING
-    async for change in feed.follow(after, heartbeat_s=heartbeat_s):
-        if change is None:
-            yield HEARTBEAT
-        elif application_id is None or change.application_id == application_id:
-            yield frame(change)
+    with metrics.WATCHERS.labels("stream").track_inprogress():
+        yield OPENING
+        async for change in feed.follow(after, heartbeat_s=heartbeat_s):
+            if change is None:
+                yield HEARTBEAT
+            elif application_id is None or change.application_id == application_id:
+                yield frame(change)

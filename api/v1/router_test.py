@@ -1,11 +1,11 @@
 from fastapi import FastAPI
 
-from api.v1.router import router
+from api.v1.router import include_api_v1
 
 
 def test_every_resource_is_under_api_v1():
     app = FastAPI()
-    app.include_router(router)
+    include_api_v1(app)
     assert set(app.openapi()["paths"]) == {
         "/api/v1/applications",
         "/api/v1/applications/{application_id}",

@@ -1,0 +1,124 @@
+"""Rendered JSON of single configurations and applications, kept in process memory so that
+most reads never reach the database.
+
+What a reader may see: a change made by this process is visible to the next read at once
+(writers drop what they changed after committing, before answering). A change made by
+another process is visible once the change feed has heard of it: within the notification
+latency, about a millisecond here. A read that started before a change can never put the
+old state back, because each key remembers when it was last dropped and a fill from an
+earlier read is refused. While the LISTEN connection is down, changes made elsewhere would
+go unnoticed, so the cache is emptied and bypassed until it is back.
+"""
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from config import metrics
+from models.changes import ChangeEvent
+
+# How many dropped keys to remember before forgetting them all at once (and refusing every
+# fill from a read that began before that moment).
+DROPPED_KEYS_REMEMBERED = 100_000
+
+
+# Keys name the kind too: an application's id in a configuration's URL must not find it.
+Kind = Literal["configuration", "application"]
+Key = tuple[Kind, str]
+
+
+@dataclass(frozen=True)
+class Representation:
+    body: bytes  # the JSON document, as sent
+    version: int
+    etag: str
+    application_id: str  # a configuration's application; an application's own id
+    # Response heads, ready to send: computed once per version, not per read.
+    headers: list[tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
+    not_modified_headers: list[tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        etag = (b"etag", self.etag.encode())
+        head = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self.body)).encode()),
+            etag,
+        ]
+        object.__setattr__(self, "headers", head)
+        object.__setattr__(self, "not_modified_headers", [etag])
+
+
+class RepresentationCache:
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[Key, Representation] = OrderedDict()
+        self._epoch = 0  # advanced by every drop
+        self._dropped_at: dict[Key, int] = {}
+        self._forgotten_before = 0
+        self._suspended = capacity == 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Key, *, count_miss: bool = True) -> Representation | None:
+        """The representation, if held. A miss is counted unless the caller will read the
+        database next and count it there (the fast read path, which hands a miss on)."""
+        entry = None if self._suspended else self._entries.get(key)
+        if entry is None:
+            if count_miss:
+                metrics.CACHE_MISSES.inc()
+            return None
+        self._entries.move_to_end(key)
+        metrics.CACHE_HITS.inc()
+        return entry
+
+    def read_started(self) -> int:
+        """Call before reading what you will `put`: the moment the read began."""
+        return self._epoch
+
+    def put(self, key: Key, representation: Representation, read_started: int) -> None:
+        if self._suspended or self._dropped_at.get(key, self._forgotten_before) > read_started:
+            return  # the read may have seen a state that was changed meanwhile
+        self._entries[key] = representation
+        self._entries.move_to_end(key)
+        if len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+            metrics.CACHE_EVICTIONS.labels("capacity").inc()
+
+    def drop(self, *keys: Key) -> None:
+        self._epoch += 1
+        for key in keys:
+            self._dropped_at[key] = self._epoch
+            if self._entries.pop(key, None) is not None:
+                metrics.CACHE_EVICTIONS.labels("changed").inc()
+        if len(self._dropped_at) > DROPPED_KEYS_REMEMBERED:
+            self._forget_drops()
+
+    def drop_application(self, application_id: str) -> None:
+        """The application and every configuration of it."""
+        children = [key for key, entry in self._entries.items() if entry.application_id == application_id]
+        self.drop(("application", application_id), *children)
+
+    def apply(self, change: ChangeEvent) -> None:
+        """What the change feed reports changed is dropped."""
+        if change.action == "application.deleted":
+            self.drop_application(change.application_id)
+        elif change.entity_type == "configuration":  # its application's configuration_ids change too
+            self.drop(("configuration", change.entity_id), ("application", change.application_id))
+        else:
+            self.drop(("application", change.entity_id))
+
+    def suspend(self) -> None:
+        """Empty the cache and bypass it: changes may be happening unheard."""
+        self._suspended = True
+        metrics.CACHE_EVICTIONS.labels("suspended").inc(len(self._entries))
+        self._entries.clear()
+        self._epoch += 1
+        self._forget_drops()
+
+    def resume(self) -> None:
+        self._suspended = self._capacity == 0
+
+    def _forget_drops(self) -> None:
+        self._dropped_at.clear()
+        self._forgotten_before = self._epoch

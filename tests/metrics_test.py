@@ -1,0 +1,29 @@
+"""End to end: metrics of several worker processes, summed."""
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.server import running_service
+
+
+def request_count(base_url: str, route: str) -> float:
+    text = httpx.get(f"{base_url}/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "configsvc_http_requests_total" and sample.labels["route"] == route
+    )
+
+
+def test_two_workers_report_one_sum(database_url):
+    env = {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "2", "LOG_LEVEL": "warning"}
+    with running_service(env) as url:
+        app_id = httpx.post(f"{url}/api/v1/applications", json={"name": "payments"}).json()["id"]
+        with httpx.Client() as client:  # new connections, so both workers get some
+            for _ in range(40):
+                client.get(f"{url}/api/v1/applications/{app_id}", headers={"Connection": "close"})
+
+        route = "/api/v1/applications/{application_id}"
+        assert request_count(url, route) == 40
+        assert request_count(url, route) == 40  # whichever worker answers the scrape

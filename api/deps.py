@@ -4,7 +4,7 @@ Dependencies here are `async def` although none awaits: FastAPI runs a plain `de
 dependency in a worker thread, one thread hop per dependency per request.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -17,35 +17,16 @@ from services.audit import AuditService
 from services.change_feed import ChangeFeed
 from services.configurations import ConfigurationService
 from services.health import HealthService
-from services.watches import ConfigurationWatcher
 
 
-async def _applications(request: Request) -> ApplicationService:
-    return request.app.state.applications
+def from_state(name: str) -> Any:
+    """A dependency giving the app state's `name`, set up by the lifespan."""
 
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
 
-async def _configurations(request: Request) -> ConfigurationService:
-    return request.app.state.configurations
-
-
-async def _health(request: Request) -> HealthService:
-    return request.app.state.health
-
-
-async def _audit(request: Request) -> AuditService:
-    return request.app.state.audit
-
-
-async def _feed(request: Request) -> ChangeFeed:
-    return request.app.state.feed
-
-
-async def _watcher(request: Request) -> ConfigurationWatcher:
-    return request.app.state.watcher
-
-
-async def _settings(request: Request) -> Settings:
-    return request.app.state.settings
+    dependency.__name__ = f"state_{name}"
+    return Depends(dependency)
 
 
 async def _audit_context(request: Request) -> AuditContext:
@@ -57,12 +38,11 @@ async def _audit_context(request: Request) -> AuditContext:
     )
 
 
-Applications = Annotated[ApplicationService, Depends(_applications)]
-Configurations = Annotated[ConfigurationService, Depends(_configurations)]
-Health = Annotated[HealthService, Depends(_health)]
-Audit = Annotated[AuditService, Depends(_audit)]
-Feed = Annotated[ChangeFeed, Depends(_feed)]
-Watcher = Annotated[ConfigurationWatcher, Depends(_watcher)]
-AppSettings = Annotated[Settings, Depends(_settings)]
+Applications = Annotated[ApplicationService, from_state("applications")]
+Configurations = Annotated[ConfigurationService, from_state("configurations")]
+Health = Annotated[HealthService, from_state("health")]
+Audit = Annotated[AuditService, from_state("audit")]
+Feed = Annotated[ChangeFeed, from_state("feed")]
+AppSettings = Annotated[Settings, from_state("settings")]
 # Who is changing something, and from where: recorded in the audit log.
 Changer = Annotated[AuditContext, Depends(_audit_context)]

@@ -3,13 +3,12 @@
     pipenv run python -m bench.put_throughput [--seconds 10] [--url http://host:port]
 
 Without --url it starts the service itself on a fresh embedded database. Needs `wrk`
-(Debian package `wrk`). Prints req/s, latency percentiles and non-2xx counts.
+(Debian package `wrk`). Every request carries a new config: a repeated body would be a
+no-op (no revision, no audit event) and measure less than a real write.
 """
 
 import argparse
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -17,36 +16,18 @@ from pathlib import Path
 
 import httpx
 
+from bench.suite import run_wrk
 from tests.server import running_service
-
-SCRIPT = Path(__file__).with_name("put_one_configuration.lua")
 
 
 def prepare(base_url: str) -> str:
+    """A configuration to write to; its id."""
     app = httpx.post(f"{base_url}/api/v1/applications", json={"name": "bench-put"}).json()
     config = httpx.post(
         f"{base_url}/api/v1/configurations",
         json={"application_id": app["id"], "name": "target", "config": {"n": 0}},
     ).json()
-    return f"{base_url}/api/v1/configurations/{config['id']}"
-
-
-def run_wrk(url: str, connections: int, seconds: int) -> dict:
-    threads = min(connections, 2)
-    out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(SCRIPT), url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "connections": connections,
-        "req_s": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": re.search(r"^\s+50%\s+(\S+)$", out, re.M).group(1),
-        "p99": re.search(r"^\s+99%\s+(\S+)$", out, re.M).group(1),
-        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-    }
+    return config["id"]
 
 
 def main() -> int:
@@ -58,18 +39,20 @@ def main() -> int:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 1
     with ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         base_url = args.url or stack.enter_context(
-            running_service(
-                {"DATA_DIR": stack.enter_context(tempfile.TemporaryDirectory()), "LOG_LEVEL": "warning"}
-            )
+            running_service({"DATA_DIR": str(scratch / "data"), "LOG_LEVEL": "warning"})
         )
-        url = prepare(base_url)
-        print(f"{'clients':>8} {'req/s':>9} {'p50':>9} {'p99':>9} {'non-2xx':>8}")
+        ids = scratch / "ids.txt"
+        ids.write_text(prepare(base_url) + "\n")
+        print(f"{'clients':>8} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>8}")
         for connections in (1, 16):
-            row = run_wrk(url, connections, args.seconds)
-            print(
-                f"{connections:>8} {row['req_s']:>9.1f} {row['p50']:>9} {row['p99']:>9} {row['non_2xx']:>8}"
+            row = run_wrk(
+                base_url, connections, args.seconds, [str(ids), "/api/v1/configurations/", "", "put"]
             )
+            errors = row["non_2xx"] + row["socket_errors"]
+            latency = f"{row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f}"
+            print(f"{connections:>8} {row['req_s']:>9.1f} {latency} {errors:>8}")
     return 0
 
 

@@ -56,16 +56,15 @@ class ApplicationService:
     async def representation(self, application_id: str) -> Representation:
         """The application as rendered JSON, from the cache when it holds it."""
         application_id = existing_id(application_id, ApplicationNotFound)
-        cached = self._cache.get(("application", application_id))
-        if cached is not None:
-            return cached
-        read_started = self._cache.read_started()
-        row = await self._db.read(lambda conn: applications.get(conn, application_id))
-        if row is None:
+
+        async def load() -> Representation | None:
+            row = await self._db.read(lambda conn: applications.get(conn, application_id))
+            return None if row is None else render(Application.model_validate(row))
+
+        found = await self._cache.read_through(("application", application_id), load)
+        if found is None:
             raise ApplicationNotFound(application_id)
-        fresh = render(Application.model_validate(row))
-        self._cache.put(("application", application_id), fresh, read_started)
-        return fresh
+        return found
 
     async def get(self, application_id: str) -> Application:
         application_id = existing_id(application_id, ApplicationNotFound)

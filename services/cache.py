@@ -11,6 +11,7 @@ go unnoticed, so the cache is emptied and bypassed until it is back.
 """
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -71,6 +72,19 @@ class RepresentationCache:
         self._entries.move_to_end(key)
         metrics.CACHE_HITS.inc()
         return entry
+
+    async def read_through(
+        self, key: Key, load: Callable[[], Awaitable[Representation | None]]
+    ) -> Representation | None:
+        """The cached representation, or else what `load` reads (None: no such resource)."""
+        cached = self.get(key)
+        if cached is not None:
+            return cached
+        read_started = self.read_started()
+        fresh = await load()
+        if fresh is not None:
+            self.put(key, fresh, read_started)
+        return fresh
 
     def read_started(self) -> int:
         """Call before reading what you will `put`: the moment the read began."""

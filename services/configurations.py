@@ -69,16 +69,15 @@ class ConfigurationService:
     async def representation(self, configuration_id: str) -> Representation:
         """The configuration as rendered JSON, from the cache when it holds it."""
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
-        cached = self._cache.get(("configuration", configuration_id))
-        if cached is not None:
-            return cached
-        read_started = self._cache.read_started()
-        row = await self._db.read(lambda conn: configurations.get(conn, configuration_id))
-        if row is None:
+
+        async def load() -> Representation | None:
+            row = await self._db.read(lambda conn: configurations.get(conn, configuration_id))
+            return None if row is None else render(Configuration.model_validate(row))
+
+        found = await self._cache.read_through(("configuration", configuration_id), load)
+        if found is None:
             raise ConfigurationNotFound(configuration_id)
-        fresh = render(Configuration.model_validate(row))
-        self._cache.put(("configuration", configuration_id), fresh, read_started)
-        return fresh
+        return found
 
     async def get(self, configuration_id: str) -> Configuration:
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)

@@ -65,7 +65,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     url = await asyncio.to_thread(resolve_database_url, settings)
     if settings.migrate_on_start:
-        applied = await asyncio.to_thread(apply_migrations, url)
+        applied = await asyncio.to_thread(apply_migrations, url, settings.db_connect_timeout_s)
         if applied:
             logger.info("applied migrations: %s", ", ".join(applied))
     db = Database(url, pool_options(settings))

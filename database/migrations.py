@@ -9,21 +9,34 @@ find nothing left to do.
 import argparse
 import sys
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from yoyo import get_backend, read_migrations
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql"
 LOCK_TIMEOUT_S = 60
+CONNECT_TIMEOUT_S = 5
 
 
-def _backend(url: str):
+def migration_url(url: str, connect_timeout_s: int = CONNECT_TIMEOUT_S) -> str:
+    """The URL yoyo connects with: a server that does not answer fails the connect in
+    `connect_timeout_s` instead of hanging start-up. Statements get no timeout: a migration
+    may rightly take long. Settings already in the URL are kept."""
     # yoyo picks its driver from the scheme; plain postgres:// is not one it knows.
-    return get_backend(url.replace("postgres://", "postgresql://", 1))
+    parts = urlsplit(url.replace("postgres://", "postgresql://", 1))
+    given = dict(parse_qsl(parts.query))
+    wanted = {"connect_timeout": str(connect_timeout_s), "keepalives": "1", "keepalives_idle": "5"}
+    return urlunsplit(parts._replace(query=urlencode({**wanted, **given})))
 
 
-def apply_migrations(url: str) -> list[str]:
+def _backend(url: str, connect_timeout_s: int = CONNECT_TIMEOUT_S):
+    # yoyo hands the URL's query to psycopg2.connect as keyword arguments.
+    return get_backend(migration_url(url, connect_timeout_s))
+
+
+def apply_migrations(url: str, connect_timeout_s: int = CONNECT_TIMEOUT_S) -> list[str]:
     """Apply every pending migration; return the ids applied."""
-    backend = _backend(url)
+    backend = _backend(url, connect_timeout_s)
     try:
         with backend.lock(LOCK_TIMEOUT_S):
             pending = backend.to_apply(read_migrations(str(MIGRATIONS_DIR)))
@@ -33,9 +46,11 @@ def apply_migrations(url: str) -> list[str]:
         backend.connection.close()
 
 
-def rollback_migrations(url: str, count: int | None = None) -> list[str]:
+def rollback_migrations(
+    url: str, count: int | None = None, connect_timeout_s: int = CONNECT_TIMEOUT_S
+) -> list[str]:
     """Roll back the newest `count` applied migrations (all of them when None)."""
-    backend = _backend(url)
+    backend = _backend(url, connect_timeout_s)
     try:
         with backend.lock(LOCK_TIMEOUT_S):
             applied = backend.to_rollback(read_migrations(str(MIGRATIONS_DIR)))
@@ -46,8 +61,8 @@ def rollback_migrations(url: str, count: int | None = None) -> list[str]:
         backend.connection.close()
 
 
-def migration_status(url: str) -> list[tuple[str, bool]]:
-    backend = _backend(url)
+def migration_status(url: str, connect_timeout_s: int = CONNECT_TIMEOUT_S) -> list[tuple[str, bool]]:
+    backend = _backend(url, connect_timeout_s)
     try:
         migrations = read_migrations(str(MIGRATIONS_DIR))
         return [(migration.id, backend.is_applied(migration)) for migration in migrations]
@@ -68,18 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        url = resolve_database_url(load_settings())
+        settings = load_settings()
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
+    url, timeout = resolve_database_url(settings), settings.db_connect_timeout_s
     if args.command == "rollback":
-        done = rollback_migrations(url, args.count)
+        done = rollback_migrations(url, args.count, timeout)
         print("rolled back:", ", ".join(done) or "nothing")
     elif args.command == "status":
-        for migration_id, applied in migration_status(url):
+        for migration_id, applied in migration_status(url, timeout):
             print(f"[{'x' if applied else ' '}] {migration_id}")
     else:
-        done = apply_migrations(url)
+        done = apply_migrations(url, timeout)
         print("applied:", ", ".join(done) or "nothing (up to date)")
     return 0
 

@@ -1,4 +1,6 @@
 import threading
+import time
+from urllib.parse import parse_qsl, urlsplit
 
 import psycopg2
 import pytest
@@ -11,6 +13,7 @@ from database.migrations import (
     migration_status,
     rollback_migrations,
 )
+from tests.proxy import FreezableProxy
 
 SCHEMA_QUERY = """
 SELECT table_name, column_name, data_type, is_nullable, column_default, collation_name
@@ -150,3 +153,22 @@ def test_the_change_feed_numbers_earlier_events_in_the_order_they_were_made(empt
         assert cursor.fetchone() == (2,)
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             cursor.execute("UPDATE audit_events SET seq = 9")  # append-only again
+
+
+def test_the_migration_url_adds_a_connect_timeout_and_keeps_what_the_url_says():
+    url = migrations.migration_url("postgres://u@h:5/db?connect_timeout=9&sslmode=require", 2)
+    assert url.startswith("postgresql://u@h:5/db?")
+    query = dict(parse_qsl(urlsplit(url).query))
+    assert query["connect_timeout"] == "9"
+    assert query["sslmode"] == "require"
+    plain = migrations.migration_url("postgresql://h/db", 2)
+    assert plain == "postgresql://h/db?connect_timeout=2&keepalives=1&keepalives_idle=5"
+
+
+def test_a_server_that_does_not_answer_fails_migrations_in_bounded_time(database_url):
+    with FreezableProxy(database_url) as proxy:
+        proxy.freeze()
+        started = time.monotonic()
+        with pytest.raises(psycopg2.OperationalError):
+            apply_migrations(proxy.url, connect_timeout_s=1)
+    assert time.monotonic() - started < 5

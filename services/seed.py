@@ -90,7 +90,7 @@ def main() -> int:
         print(error, file=sys.stderr)
         return 2
     url = resolve_database_url(settings)
-    apply_migrations(url)
+    apply_migrations(url, settings.db_connect_timeout_s)
     report = asyncio.run(seed_database(url))
     print(
         f"seeded: {report.applications_created} applications, "

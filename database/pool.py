@@ -13,6 +13,7 @@ database does not finish in time is answered with `DatabaseUnavailable` too: nev
 """
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -201,7 +202,11 @@ class Database:
 
     async def _submit(self, work: Work[T], read_only: bool) -> T:
         await self._admit()
-        job = asyncio.get_running_loop().run_in_executor(self._executor, self._run, work, read_only)
+        # The request's context goes along, so lines logged in the thread carry its request id.
+        context = contextvars.copy_context()
+        job = asyncio.get_running_loop().run_in_executor(
+            self._executor, context.run, self._run, work, read_only
+        )
         job.add_done_callback(self._leave)
         try:
             async with asyncio.timeout(self._options.unit_deadline_s):

@@ -7,6 +7,7 @@ import psycopg2.pool
 import pytest
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
+from config.logging import request_id_var
 from database.errors import DatabaseBusy, DatabaseUnavailable
 from database.pool import Database, PoolOptions, RetainingPool, connection_dsn
 from tests.postgres import admin_connection
@@ -347,3 +348,12 @@ def test_statement_and_network_timeouts_are_set_on_the_connection():
     )
     assert parsed["tcp_user_timeout"] == "5800"
     assert PoolOptions(statement_timeout_ms=800, connect_timeout_s=2).unit_deadline_s == 3.6
+
+
+async def test_a_unit_runs_in_its_callers_context_so_its_log_lines_carry_the_request_id(database):
+    token = request_id_var.set("req-42")
+    try:
+        seen = await database.read(lambda conn: request_id_var.get())
+    finally:
+        request_id_var.reset(token)
+    assert seen == "req-42"

@@ -9,10 +9,11 @@ import atexit
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
@@ -26,7 +27,7 @@ from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.schema import build_openapi
 from api.v1.router import include_api_v1
 from config import metrics
-from config.logging import configure_logging
+from config.logging import configure_logging, flush_logs
 from config.settings import Settings, SettingsError, get_settings, load_settings
 from database.embedded import resolve_database_url
 from database.listener import Listener
@@ -68,42 +69,43 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         applied = await asyncio.to_thread(apply_migrations, url, settings.db_connect_timeout_s)
         if applied:
             logger.info("applied migrations: %s", ", ".join(applied))
-    db = Database(url, pool_options(settings))
-    await asyncio.to_thread(db.open)
-    cache: RepresentationCache = app.state.cache
-    feed = ChangeFeed(db)
-    feed.subscribe(cache.apply)
-    await feed.start()
+    # Whatever was opened is closed again, in reverse order, also when a later step fails.
+    async with AsyncExitStack() as opened:
+        opened.callback(flush_logs)
+        opened.callback(metrics.process_exited, os.getpid())
+        db = Database(url, pool_options(settings))
+        await asyncio.to_thread(db.open)
+        opened.push_async_callback(asyncio.to_thread, db.close)
+        cache: RepresentationCache = app.state.cache
+        feed = ChangeFeed(db)
+        feed.subscribe(cache.apply)
+        await feed.start()
+        opened.push_async_callback(feed.stop)
 
-    def listening() -> None:
-        cache.resume()
-        feed.notify()  # whatever was notified while the listener was away was missed
+        def listening() -> None:
+            cache.resume()
+            feed.notify()  # whatever was notified while the listener was away was missed
 
-    listener = Listener(
-        url,
-        CHANGES_CHANNEL,
-        on_notify=feed.notify,
-        on_connect=listening,
-        on_disconnect=cache.suspend,
-        connect_timeout_s=settings.db_connect_timeout_s,
-    )
-    await listener.start()
-    configurations = ConfigurationService(db, cache)
-    app.state.applications = ApplicationService(db, cache)
-    app.state.configurations = configurations
-    app.state.health = HealthService(db)
-    app.state.audit = AuditService(db)
-    app.state.feed = feed
-    app.state.watcher = ConfigurationWatcher(configurations, feed)
-    gauges = asyncio.get_running_loop().create_task(_publish_gauges(db))
-    try:
+        listener = Listener(
+            url,
+            CHANGES_CHANNEL,
+            on_notify=feed.notify,
+            on_connect=listening,
+            on_disconnect=cache.suspend,
+            connect_timeout_s=settings.db_connect_timeout_s,
+        )
+        await listener.start()
+        opened.push_async_callback(listener.close)
+        configurations = ConfigurationService(db, cache)
+        app.state.applications = ApplicationService(db, cache)
+        app.state.configurations = configurations
+        app.state.health = HealthService(db)
+        app.state.audit = AuditService(db)
+        app.state.feed = feed
+        app.state.watcher = ConfigurationWatcher(configurations, feed)
+        gauges = asyncio.get_running_loop().create_task(_publish_gauges(db))
+        opened.callback(gauges.cancel)
         yield
-    finally:
-        gauges.cancel()
-        await listener.close()
-        await feed.stop()
-        await asyncio.to_thread(db.close)
-        metrics.process_exited(os.getpid())
 
 
 async def _publish_gauges(db: Database) -> None:
@@ -169,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config-service: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     if settings.database_url is None:
         # Started here, in the parent, so that every worker (and each reload) uses one server.
         os.environ["DATABASE_URL"] = resolve_database_url(settings)
@@ -188,6 +191,13 @@ def main(argv: list[str] | None = None) -> int:
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
     return 0
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    """SIGTERM (docker stop, systemd): uvicorn shuts down gracefully, then raises the signal
+    again. Its default action would end the process before the atexit handlers run, leaving
+    the embedded PostgreSQL running and the last log lines unwritten; an exit runs them."""
+    sys.exit(0)
 
 
 def _fresh_metrics_dir() -> str:

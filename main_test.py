@@ -5,6 +5,7 @@ import pytest
 import main
 from main import app_from_environment, create_app
 from tests.apps import settings_for, sync_client
+from tests.postgres import admin_connection
 
 
 def test_the_app_describes_itself(settings):
@@ -65,3 +66,23 @@ def test_bad_settings_stop_the_command_with_a_message(monkeypatch, capsys):
     monkeypatch.setenv("DB_MAX_CONNECTIONS", "none")
     assert main.main([]) == 2
     assert "invalid setting DB_MAX_CONNECTIONS" in capsys.readouterr().err
+
+
+def service_connections(database_url: str) -> int:
+    with admin_connection(database_url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'config-service'"
+        )
+        return cursor.fetchone()[0]
+
+
+def test_a_start_up_that_fails_midway_closes_what_it_had_opened(monkeypatch, database_url):
+    async def refuse(self) -> None:
+        raise RuntimeError("the listener cannot start")
+
+    monkeypatch.setattr(main.Listener, "start", refuse)
+    app = create_app(settings_for(database_url, db_min_connections=2))
+    with pytest.raises(RuntimeError, match="listener"), sync_client(app):
+        pass
+    assert service_connections(database_url) == 0

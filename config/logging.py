@@ -94,6 +94,12 @@ class BufferedStreamHandler(logging.StreamHandler):
             self.flush_now()
 
 
+def flush_logs() -> None:
+    """Write out what the handlers hold: at shutdown, before the process may be killed."""
+    for handler in logging.getLogger().handlers:
+        getattr(handler, "flush_now", handler.flush)()
+
+
 def block_buffered_stderr():
     return open(sys.stderr.fileno(), "w", buffering=1 << 16, errors="backslashreplace", closefd=False)
 

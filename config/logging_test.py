@@ -12,6 +12,7 @@ from config.logging import (
     RequestIdFilter,
     TextFormatter,
     configure_logging,
+    flush_logs,
     request_id_var,
 )
 
@@ -126,3 +127,14 @@ def test_a_quiet_buffer_is_flushed_within_moments(monkeypatch):
 def test_configure_logging_skips_what_no_format_shows(restore_root_logger):
     configure_logging("INFO", "text")
     assert (logging._srcfile, logging.logThreads, logging.logProcesses) == (None, False, False)
+
+
+def test_flush_logs_writes_out_every_handler_at_once(monkeypatch, restore_root_logger):
+    monkeypatch.setattr(BufferedStreamHandler, "FLUSH_EVERY_S", 3600)
+    buffered, plain = Recording(), Recording()
+    logging.getLogger().handlers[:] = [BufferedStreamHandler(buffered), logging.StreamHandler(plain)]
+    flushes = plain.flushes
+
+    flush_logs()
+
+    assert (buffered.flushes, plain.flushes) == (1, flushes + 1)

@@ -1,11 +1,13 @@
 """End to end: the command users run, against the embedded database and a given one."""
 
+import os
+import signal
 import subprocess
 import sys
 
 import httpx
 
-from tests.server import ROOT, running_service
+from tests.server import ROOT, running_service, service_process
 
 
 def test_without_database_url_the_service_runs_on_an_embedded_database_that_persists(tmp_path):
@@ -43,3 +45,14 @@ def test_a_bad_setting_stops_start_up_naming_it():
     )
     assert result.returncode == 2
     assert "invalid setting PORT" in result.stderr
+
+
+def test_sigterm_shuts_down_gracefully_and_stops_the_embedded_database(tmp_path):
+    log = tmp_path / "service.log"
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    with service_process(env, log=log) as service:
+        os.kill(service.pid, signal.SIGTERM)  # what `docker stop` sends
+        os.waitpid(service.pid, 0)
+        output = log.read_text()
+    assert "Application shutdown complete" in output
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()

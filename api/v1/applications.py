@@ -56,7 +56,12 @@ async def update_application(
     return application
 
 
-@router.delete("/{application_id}", status_code=204, responses=problem_responses(400, 404, 412, 503))
+@router.delete(
+    "/{application_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(400, 404, 412, 503),
+)
 async def delete_application(
     application_id: str, service: Applications, changer: Changer, if_match: IfMatch
 ) -> None:

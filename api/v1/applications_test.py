@@ -153,6 +153,7 @@ def test_delete_removes_the_application_and_its_configurations(client):
 
     assert response.status_code == 204
     assert response.content == b""
+    assert "content-type" not in response.headers  # there is no content to have a type
     assert client.get(f"{URL}/{application['id']}").status_code == 404
     assert client.get(f"/api/v1/configurations/{configuration['id']}").status_code == 404
     assert client.delete(f"{URL}/{application['id']}").status_code == 404

@@ -138,7 +138,12 @@ async def patch_configuration(
     return configuration
 
 
-@router.delete("/{configuration_id}", status_code=204, responses=problem_responses(400, 404, 412, 503))
+@router.delete(
+    "/{configuration_id}",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(400, 404, 412, 503),
+)
 async def delete_configuration(
     configuration_id: str, service: Configurations, changer: Changer, if_match: IfMatch
 ) -> None:

@@ -218,7 +218,9 @@ def test_unknown_ids_are_404(client, method, unknown):
 def test_delete_is_204_then_404(client, application):
     configuration = create(client, application)
 
-    assert client.delete(f"{URL}/{configuration['id']}").status_code == 204
+    deleted = client.delete(f"{URL}/{configuration['id']}")
+    assert (deleted.status_code, deleted.content) == (204, b"")
+    assert "content-type" not in deleted.headers
     assert client.get(f"{URL}/{configuration['id']}").status_code == 404
     assert client.get(f"/api/v1/applications/{application['id']}").json()["configuration_ids"] == []
 

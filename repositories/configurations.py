@@ -43,14 +43,16 @@ SELECT {_COLUMNS} FROM written
 """
 
 # Writes only when something differs (jsonb equality: 1 and 1.0 are equal, 1 and true are
-# not), so an update that changes nothing makes no version and no revision.
+# not), so an update that changes nothing makes no version and no revision; unless the change
+# must be recorded whatever it does (a rollback: an operator's deliberate act).
 _UPDATE = f"""
 WITH written AS (
     UPDATE configurations
     SET name = %(name)s, comments = %(comments)s, config = %(config)s, version = version + 1,
         updated_at = now()
     WHERE id = %(id)s
-      AND (name, comments, config) IS DISTINCT FROM (%(name)s::text, %(comments)s::text, %(config)s::jsonb)
+      AND (%(always)s OR (name, comments, config)
+                         IS DISTINCT FROM (%(name)s::text, %(comments)s::text, %(config)s::jsonb))
     RETURNING {_COLUMNS}
 ), {_RECORD_REVISION}
 SELECT {_COLUMNS} FROM written
@@ -120,14 +122,16 @@ def update(
     change: str,
     rolled_back_from: int | None = None,
     note: str | None = None,
+    always: bool = False,
 ) -> dict | None:
     """The configuration as changed, at its next version with a revision recording it;
-    None, and nothing written, if nothing would change."""
+    None, and nothing written, if nothing would change (unless `always`)."""
     params = {
         "id": configuration_id,
         "name": name,
         "comments": comments,
         "config": Json(config),
+        "always": always,
         **_revision(actor, change, rolled_back_from, note),
     }
     taken = {"configurations_application_id_name_key": lambda: ConfigurationNameTaken(name)}

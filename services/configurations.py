@@ -250,7 +250,8 @@ class ConfigurationService:
     ) -> Configuration:
         """Lock, check If-Match, compute the target, write it with its revision and event.
 
-        A target equal to the current state writes nothing: no version, revision or event.
+        A target equal to the current state writes nothing: no version, revision or event;
+        except a rollback, which is always recorded, with its note.
         """
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
@@ -267,6 +268,7 @@ class ConfigurationService:
                 change=change,
                 rolled_back_from=rolled_back_from,
                 note=note,
+                always=rolled_back_from is not None,
             )
             if row is None:
                 return Configuration.model_validate(current)

@@ -200,10 +200,17 @@ def test_rollback_makes_a_new_version_equal_to_the_old_one(client, application):
     ) == ("rolled_back", 1, "max 50 overloaded the db", "oncall")
 
 
-def test_rollback_to_the_current_content_changes_nothing(client, application):
+def test_a_rollback_to_the_current_content_is_still_recorded_as_a_new_version(client, application):
     configuration = create_configuration(client, application["id"])
-    response = client.post(url(configuration, "/rollback"), json={"version": 1})
-    assert response.json()["version"] == 1
+
+    response = client.post(url(configuration, "/rollback"), json={"version": 1, "comment": "re-pin"})
+
+    assert response.json()["version"] == 2
+    newest = client.get(url(configuration, "/versions")).json()[0]
+    assert (newest["version"], newest["change"], newest["rolled_back_from"]) == (2, "rolled_back", 1)
+    assert newest["config"] == configuration["config"]
+    events = client.get("/api/v1/audit-events", params={"entity_id": configuration["id"]}).json()
+    assert (events[0]["action"], events[0]["note"]) == ("configuration.rolled_back", "re-pin")
 
 
 def test_rollback_to_a_name_now_taken_by_a_sibling_is_409(client, application):

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from models.errors import PreconditionFailed
 
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
+# The tags we issue: a version as written by str(), so "03" or "³" are not version 3.
+_VERSION_TAG = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
 
 
 def etag(version: int) -> str:
@@ -34,7 +36,7 @@ class VersionCondition:
             if match is None:
                 raise ValueError('expected "*" or quoted entity tags such as "3"')
             is_weak, tag = match.groups()
-            if tag.isdigit():  # a tag we never issued cannot match, but is well-formed
+            if _VERSION_TAG.fullmatch(tag):  # one we never issued cannot match, but is well-formed
                 (weak if is_weak else strong).add(int(tag))
             position = match.end()
         return cls(strong=frozenset(strong), weak=frozenset(weak))

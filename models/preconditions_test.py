@@ -17,6 +17,9 @@ def test_etag_is_the_quoted_version():
         ('"3", W/"4" ,"5"', VersionCondition(strong=frozenset({3, 5}), weak=frozenset({4}))),
         ('"abc"', VersionCondition()),  # well-formed, but never one of ours
         ('""', VersionCondition()),
+        ('"03"', VersionCondition()),  # tags compare as strings: we issue "3"
+        ('"\u00b3", W/"\u0663"', VersionCondition()),  # digits, but not ours
+        ('"' + "9" * 5000 + '"', VersionCondition()),
     ],
 )
 def test_parse(header, condition):

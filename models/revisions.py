@@ -27,8 +27,12 @@ class Revision(BaseModel):
 
 
 class RollbackRequest(BaseModel):
+    # Strict: `true` or "2" is a mistake to report, not a version to guess.
     version: int = Field(
-        ge=1, le=MAX_VERSION, description="The version whose name, comments and config to restore"
+        ge=1,
+        le=MAX_VERSION,
+        strict=True,
+        description="The version whose name, comments and config to restore",
     )
     comment: Comments | None = Field(None, description="Why; kept with the new revision")
 

@@ -40,7 +40,8 @@ LIMIT %(limit)s
 
 _LATEST_SEQ = "SELECT last_seq FROM change_sequence"
 
-# Newest first; `after` is the id the previous page ended at.
+# Newest first, in commit order; `after` is the id of the event the previous page ended at
+# (an id that names no event ends the list).
 _LIST = f"""
 SELECT {_COLUMNS}
 FROM audit_events
@@ -51,8 +52,8 @@ WHERE (%(application_id)s::text IS NULL OR application_id = %(application_id)s)
   AND (%(actor)s::text IS NULL OR actor = %(actor)s)
   AND (%(since)s::timestamptz IS NULL OR occurred_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR occurred_at < %(until)s)
-  AND (%(after)s::text IS NULL OR id < %(after)s)
-ORDER BY id DESC
+  AND (%(after)s::text IS NULL OR seq < (SELECT seq FROM audit_events WHERE id = %(after)s))
+ORDER BY seq DESC
 LIMIT %(limit)s OFFSET %(offset)s
 """
 

@@ -65,6 +65,21 @@ def test_list_filters_newest_first(conn):
     ]
 
 
+def test_the_log_is_in_commit_order_whatever_the_ids_say(conn):
+    # Ids are made before the transaction commits, by any process: a later change may have
+    # the smaller id.
+    smaller_id, larger_id = sorted(new_id() for _ in range(2))
+    committed_first = append(conn, id=larger_id)
+    committed_second = append(conn, id=smaller_id)
+
+    listed = audit.list_page(conn, AuditFilter(), PageRequest(limit=1))
+    after = audit.list_page(conn, AuditFilter(), PageRequest(after=committed_second["id"]))
+
+    assert listed[0]["id"] == committed_second["id"]
+    assert [e["id"] for e in after] == [committed_first["id"]]
+    assert audit.list_page(conn, AuditFilter(), PageRequest(after=new_id())) == []
+
+
 @pytest.mark.parametrize(
     "statement",
     [

@@ -25,3 +25,16 @@ def test_errors_are_documented_as_problem_json_and_400_not_422(settings):
 
 def test_rendering_is_stable(settings):
     assert render(create_app(settings)) == render(create_app(settings))
+
+
+def test_writes_document_x_actor_and_single_resources_their_etag(settings):
+    paths = build_openapi(create_app(settings))["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            names = [parameter["name"] for parameter in operation.get("parameters", [])]
+            assert ("X-Actor" in names) == (method != "get"), (method, path)
+    one = paths["/api/v1/configurations/{configuration_id}"]
+    for method, status in (("get", "200"), ("put", "200"), ("patch", "200")):
+        assert "ETag" in one[method]["responses"][status]["headers"], method
+    assert "ETag" in paths["/api/v1/applications"]["post"]["responses"]["201"]["headers"]
+    assert "headers" not in paths["/api/v1/applications"]["get"]["responses"]["200"]

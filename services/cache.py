@@ -6,8 +6,10 @@ What a reader may see: a change made by this process is visible to the next read
 another process is visible once the change feed has heard of it: within the notification
 latency, about a millisecond here. A read that started before a change can never put the
 old state back, because each key remembers when it was last dropped and a fill from an
-earlier read is refused. While the LISTEN connection is down, changes made elsewhere would
-go unnoticed, so the cache is emptied and bypassed until it is back.
+earlier read is refused; likewise a deleted application remembers when it was deleted, so
+no earlier read can put back one of its configurations, cached then or not. While the
+LISTEN connection is down, changes made elsewhere would go unnoticed, so the cache is
+emptied and bypassed until it is back.
 """
 
 from collections import OrderedDict
@@ -18,8 +20,8 @@ from typing import Literal
 from config import metrics
 from models.changes import ChangeEvent
 
-# How many dropped keys to remember before forgetting them all at once (and refusing every
-# fill from a read that began before that moment).
+# How many dropped keys and deleted applications to remember before forgetting them all at
+# once (and refusing every fill from a read that began before that moment).
 DROPPED_KEYS_REMEMBERED = 100_000
 
 
@@ -55,6 +57,9 @@ class RepresentationCache:
         self._entries: OrderedDict[Key, Representation] = OrderedDict()
         self._epoch = 0  # advanced by every drop
         self._dropped_at: dict[Key, int] = {}
+        # A deletion names no configurations, and a read may be fetching one that was never
+        # cached; ids are never reused, so the application's id marks them all.
+        self._deleted_at: dict[str, int] = {}
         self._forgotten_before = 0
         self._suspended = capacity == 0
 
@@ -91,7 +96,7 @@ class RepresentationCache:
         return self._epoch
 
     def put(self, key: Key, representation: Representation, read_started: int) -> None:
-        if self._suspended or self._dropped_at.get(key, self._forgotten_before) > read_started:
+        if self._suspended or self._changed_since(key, representation.application_id, read_started):
             return  # the read may have seen a state that was changed meanwhile
         self._entries[key] = representation
         self._entries.move_to_end(key)
@@ -105,13 +110,14 @@ class RepresentationCache:
             self._dropped_at[key] = self._epoch
             if self._entries.pop(key, None) is not None:
                 metrics.CACHE_EVICTIONS.labels("changed").inc()
-        if len(self._dropped_at) > DROPPED_KEYS_REMEMBERED:
-            self._forget_drops()
+        self._bound_memory()
 
     def drop_application(self, application_id: str) -> None:
-        """The application and every configuration of it."""
+        """The application and every configuration of it, also those being read now."""
         children = [key for key, entry in self._entries.items() if entry.application_id == application_id]
         self.drop(("application", application_id), *children)
+        self._deleted_at[application_id] = self._epoch
+        self._bound_memory()
 
     def apply(self, change: ChangeEvent) -> None:
         """What the change feed reports changed is dropped."""
@@ -133,6 +139,18 @@ class RepresentationCache:
     def resume(self) -> None:
         self._suspended = self._capacity == 0
 
+    def _changed_since(self, key: Key, application_id: str, read_started: int) -> bool:
+        forgotten = self._forgotten_before
+        return (
+            self._dropped_at.get(key, forgotten) > read_started
+            or self._deleted_at.get(application_id, forgotten) > read_started
+        )
+
+    def _bound_memory(self) -> None:
+        if len(self._dropped_at) + len(self._deleted_at) > DROPPED_KEYS_REMEMBERED:
+            self._forget_drops()
+
     def _forget_drops(self) -> None:
         self._dropped_at.clear()
+        self._deleted_at.clear()
         self._forgotten_before = self._epoch

@@ -86,6 +86,35 @@ def test_deleting_an_application_drops_all_of_its_configurations():
     assert [cache.get(key) is None for key in keys] == [True, True, True, False]
 
 
+def test_a_read_that_began_before_its_application_was_deleted_cannot_put_a_configuration_back():
+    cache = RepresentationCache()
+    began = cache.read_started()  # a reader of configuration C goes to the database...
+    cache.drop_application("APP")  # ...meanwhile APP is deleted, C with it, and C was not cached...
+    cache.put(("configuration", "C"), rep(application_id="APP"), began)  # ...and the reader comes back
+    assert cache.get(("configuration", "C")) is None
+
+
+def test_the_feed_telling_of_a_deleted_application_refuses_its_configurations_too():
+    cache = RepresentationCache()
+    began = cache.read_started()
+    cache.apply(change("application.deleted", "APP"))  # names no configuration
+    cache.put(("configuration", "C"), rep(application_id="APP"), began)
+    cache.put(("configuration", "D"), rep(application_id="OTHER"), began)
+    assert cache.get(("configuration", "C")) is None
+    assert cache.get(("configuration", "D")) == rep(application_id="OTHER")
+
+
+def test_remembered_deletions_are_bounded_with_the_drops(monkeypatch):
+    monkeypatch.setattr(cache_module, "DROPPED_KEYS_REMEMBERED", 3)
+    cache = RepresentationCache()
+    for application_id in ("A", "B"):
+        cache.drop_application(application_id)
+    assert len(cache._dropped_at) + len(cache._deleted_at) == 0  # two keys and two deletions: forgotten
+    began = cache.read_started()
+    cache.put(("configuration", "C"), rep(application_id="A"), began)  # a read after it: nothing to fear
+    assert cache.get(("configuration", "C")) == rep(application_id="A")
+
+
 def test_while_suspended_nothing_is_served_or_kept():
     cache = RepresentationCache()
     cache.put(("configuration", "C"), rep(), cache.read_started())

@@ -15,6 +15,7 @@ from models.paging import PageRequest
 from models.preconditions import VersionCondition
 from services.applications import ApplicationService
 from services.audit import AuditService
+from services.cache import RepresentationCache
 from services.configurations import ConfigurationService
 
 pytestmark = pytest.mark.anyio
@@ -162,3 +163,23 @@ async def test_each_change_is_audited_with_the_context(service, database, app_id
         ("alice", "r1", "10.1.1.1", "ua")
     }
     assert events[0].before == events[1].after == created.model_dump(mode="json")
+
+
+async def test_a_read_overtaken_by_its_applications_deletion_does_not_fill_the_cache(database, app_id):
+    """The read fetches the row, the application is deleted (its configurations with it),
+    then the read comes back to fill the cache: it must not, or the deleted configuration
+    would be served until evicted."""
+    cache = RepresentationCache()
+    applications = ApplicationService(database, cache)
+    created = await ConfigurationService(database, cache).create(new(app_id), ME)
+
+    class DeletedWhileReading:
+        async def read(self, work):
+            row = await database.read(work)
+            await applications.delete(app_id, ME)
+            return row
+
+    reader = ConfigurationService(DeletedWhileReading(), cache)
+    assert (await reader.representation(created.id)).application_id == app_id  # what it had read
+    with pytest.raises(ConfigurationNotFound):
+        await ConfigurationService(database, cache).representation(created.id)

@@ -3,9 +3,12 @@
 A read answered from the representation cache does almost nothing, and FastAPI's routing,
 parameter and dependency machinery then cost most of the request (bench/README.md). So a
 plain `GET /api/v1/configurations/{id}` or `/applications/{id}` whose representation is
-cached is answered here, 200 or 304, byte for byte what the route would answer. Anything
-else (a miss, a query string such as a long poll's, another method, a malformed header)
-goes on to the application, which answers as usual and fills the cache.
+cached is answered here, byte for byte what the route would answer: 200, or 304 for a
+configuration whose version If-None-Match names. An application is always answered in full,
+as its route does: its ETag is its own version, which does not change when a configuration
+is added or removed, so a 304 could hide a new `configuration_ids`. Anything else (a miss,
+a query string such as a long poll's, another method, a configuration read with a malformed
+If-None-Match) goes on to the application, which answers as usual and fills the cache.
 """
 
 import re
@@ -39,7 +42,7 @@ class CachedReadsMiddleware:
         cached = None if resource_id is None else self.cache.get((kind, resource_id), count_miss=False)
         if cached is None:
             return False
-        if_none_match = _header(scope, b"if-none-match")
+        if_none_match = _header(scope, b"if-none-match") if kind == "configuration" else None
         if if_none_match is not None:
             try:
                 condition = VersionCondition.parse(if_none_match)

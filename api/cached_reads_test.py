@@ -73,6 +73,25 @@ async def test_applications_are_answered_too_and_ids_in_any_case(api, monkeypatc
     assert fast.content == routed.content
 
 
+async def test_an_application_is_always_answered_in_full_cached_or_not(api, monkeypatch):
+    """Its ETag is its own version, which adding or removing a configuration does not
+    change: a 304 could hide a new configuration_ids. Conditional GET is for configurations."""
+    app, client, configuration = api
+    url = f"/api/v1/applications/{configuration['application_id']}"
+    matching = {"If-None-Match": '"1"'}
+
+    routed = await client.get(url, headers=matching)  # a miss: the route answers, and fills the cache
+    assert cached(app, "application", configuration["application_id"])
+    route_unreachable(app, monkeypatch, "applications")
+    fast = await client.get(url, headers=matching)
+    malformed = await client.get(url, headers={"If-None-Match": "not-an-etag"})
+
+    assert (routed.status_code, fast.status_code, malformed.status_code) == (200, 200, 200)
+    assert fast.content == routed.content == malformed.content
+    assert routed.json()["configuration_ids"] == [configuration["id"]]
+    assert fast.headers["etag"] == routed.headers["etag"] == '"1"'
+
+
 @pytest.mark.parametrize(
     ("suffix", "headers", "status"),
     [

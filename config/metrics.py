@@ -58,6 +58,18 @@ LISTENER_RECONNECTS = Counter(
     "configsvc_listener_reconnects_total", "Times the LISTEN connection was lost and re-established"
 )
 
+# Every series the code writes exists from the start, at zero: until then a dashboard (and
+# rate()) sees nothing at all. With several processes, each writes its zeros to its own
+# files, which add nothing to the sums.
+for _metric, _values in (
+    (CACHE_EVICTIONS, ("capacity", "changed", "suspended")),
+    (WATCHERS, ("stream", "long_poll")),
+    (DB_CONNECTIONS, ("in_use", "idle", "max")),
+    (DB_UNIT_SECONDS, ("read", "write")),
+):
+    for _value in _values:
+        _metric.labels(_value)
+
 
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus text format, and its content type."""

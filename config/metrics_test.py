@@ -1,6 +1,10 @@
+import subprocess
+import sys
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from config import metrics
+from tests.server import ROOT
 
 
 def families(text: bytes) -> dict:
@@ -27,3 +31,30 @@ def test_several_processes_are_summed_from_their_files(monkeypatch, tmp_path):
 def test_process_exited_needs_no_directory(monkeypatch):
     monkeypatch.delenv(metrics.MULTIPROCESS_DIR, raising=False)
     metrics.process_exited(12345)
+
+
+# Every label value the code uses: a series that appears only once used is invisible to a
+# dashboard (and to rate()) until then.
+KNOWN_SERIES = {
+    "configsvc_cache_evictions_total": ("reason", {"capacity", "changed", "suspended"}),
+    "configsvc_open_watchers": ("kind", {"stream", "long_poll"}),
+    "configsvc_db_pool_connections": ("state", {"in_use", "idle", "max"}),
+    "configsvc_db_unit_duration_seconds_count": ("kind", {"read", "write"}),
+}
+
+
+def labelled(text: bytes) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {name: set() for name in KNOWN_SERIES}
+    for family in families(text).values():
+        for sample in family.samples:
+            if sample.name in KNOWN_SERIES:
+                found[sample.name].add(sample.labels[KNOWN_SERIES[sample.name][0]])
+    return found
+
+
+def test_known_label_values_are_exposed_before_first_use(monkeypatch):
+    # A fresh process: in this one, other tests have used most series already.
+    monkeypatch.delenv(metrics.MULTIPROCESS_DIR, raising=False)
+    script = "import sys; from config import metrics; sys.stdout.buffer.write(metrics.exposition()[0])"
+    text = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, check=True).stdout
+    assert labelled(text) == {name: values for name, (_, values) in KNOWN_SERIES.items()}

@@ -3,6 +3,7 @@
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from config.metrics_test import KNOWN_SERIES, labelled
 from tests.server import running_service
 
 
@@ -27,3 +28,6 @@ def test_two_workers_report_one_sum(database_url):
         route = "/api/v1/applications/{application_id}"
         assert request_count(url, route) == 40
         assert request_count(url, route) == 40  # whichever worker answers the scrape
+        # Series never written to are there too, at zero: no stream was opened, nothing evicted.
+        exposed = labelled(httpx.get(f"{url}/metrics").content)
+        assert exposed == {name: values for name, (_, values) in KNOWN_SERIES.items()}

@@ -5,6 +5,7 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from config import metrics
 from main import create_app
@@ -91,18 +92,39 @@ async def test_a_listener_reconnect_empties_the_cache(database_url):
         assert app.state.feed.tail >= 2
 
 
+def cache_hits_of(base_url: str) -> float:
+    """The hits a single-process service has counted, from its /metrics."""
+    text = httpx.get(f"{base_url}/metrics").text
+    return next(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "configsvc_cache_hits_total"
+    )
+
+
 def test_a_write_through_another_process_reaches_this_ones_cache_within_a_second(database_url):
     env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
     with running_service(env) as writer, running_service(env) as reader:
         app_id = httpx.post(f"{writer}/api/v1/applications", json={"name": "payments"}).json()["id"]
         body = {"application_id": app_id, "name": "db", "config": {"n": 1}}
         config_id = httpx.post(f"{writer}{CONFIGURATIONS}", json=body).json()["id"]
-        for _ in range(3):  # cached in the reader now
-            assert httpx.get(f"{reader}{CONFIGURATIONS}/{config_id}").json()["version"] == 1
+        url = f"{reader}{CONFIGURATIONS}/{config_id}"
+
+        # Read until the reader answers from its cache (a fill is refused while the reader
+        # has not yet heard of the writes above): what the write must then reach.
+        deadline = time.monotonic() + 5
+        while True:
+            before = cache_hits_of(reader)
+            assert httpx.get(url).json()["version"] == 1
+            if cache_hits_of(reader) == before + 1:
+                break
+            assert time.monotonic() < deadline, "the reader never served the configuration from its cache"
+            time.sleep(0.01)
 
         httpx.put(f"{writer}{CONFIGURATIONS}/{config_id}", json={"config": {"n": 2}})
         written = time.monotonic()
-        while httpx.get(f"{reader}{CONFIGURATIONS}/{config_id}").json()["version"] != 2:
+        while httpx.get(url).json()["version"] != 2:
             assert time.monotonic() - written < 1, "the reader kept serving the old version"
             time.sleep(0.005)
 

@@ -50,8 +50,10 @@ def main() -> int:
             row = run_wrk(
                 base_url, connections, args.seconds, [str(ids), "/api/v1/configurations/", "", "put"]
             )
-            errors = row["non_2xx"] + row["socket_errors"]
-            latency = f"{row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f}"
+            errors = row["unexpected"] + row["socket_errors"]
+            latency = " ".join(
+                "        -" if ms is None else f"{ms:>9.2f}" for ms in (row["p50_ms"], row["p99_ms"])
+            )
             print(f"{connections:>8} {row['req_s']:>9.1f} {latency} {errors:>8}")
     return 0
 

@@ -1,8 +1,13 @@
 -- One wrk script for every target: a random id from a file, put into a path.
---   wrk ... -s targets.lua <url> -- <ids file> <path prefix> <path suffix> <mode>
+--   wrk ... -s targets.lua <url> -- <ids file | -> <path prefix> <path suffix> <mode> [<status>]
+-- ids file "-": no id, the path is prefix .. suffix (the ceiling).
 -- mode: get | not-modified (If-None-Match with the version every seeded item has) | put
+-- status: the one every response must have (304 for not-modified); none given: any 2xx.
+-- wrk itself counts only statuses >= 400, so a 200 where a 304 was wanted would pass unseen:
+-- each thread counts the responses it did not expect, and done() prints their sum as
+-- "Unexpected statuses: N" (threads are separate Lua states, reached through setup()).
 local ids = {}
-local prefix, suffix, mode
+local prefix, suffix, mode, expected
 local counter = 0
 local threads = {}
 
@@ -12,10 +17,16 @@ function setup(thread)
 end
 
 function init(args)
-  for line in io.lines(args[1]) do
-    ids[#ids + 1] = line
+  if args[1] == "-" then
+    ids[1] = ""
+  else
+    for line in io.lines(args[1]) do
+      ids[#ids + 1] = line
+    end
   end
   prefix, suffix, mode = args[2], args[3] or "", args[4] or "get"
+  expected = tonumber(args[5] or "")
+  unexpected = 0 -- a global: done() reads it from each thread with thread:get()
   math.randomseed(os.time() * 100 + (thread_id or 0))
 end
 
@@ -29,4 +40,22 @@ function request()
     return wrk.format("PUT", path, {["Content-Type"] = "application/json"}, body)
   end
   return wrk.format("GET", path)
+end
+
+function response(status, headers, body)
+  if expected then
+    if status ~= expected then
+      unexpected = unexpected + 1
+    end
+  elseif status < 200 or status > 299 then
+    unexpected = unexpected + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do
+    total = total + (thread:get("unexpected") or 0)
+  end
+  io.write(string.format("Unexpected statuses: %d\n", total))
 end

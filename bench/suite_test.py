@@ -1,8 +1,9 @@
-"""The suite's pure parts: reading wrk's report. No load is generated here."""
+"""The suite's pure parts: reading wrk's report, comparing with the ceiling, printing a row.
+No load is generated here."""
 
 import pytest
 
-from bench.suite import parse_wrk
+from bench.suite import HEADER, compared, parse_wrk, print_row
 
 # Reports of wrk with targets.lua, as captured here; into the first, socket errors, wrk's
 # own non-2xx count and a slow tail were written, in its format.
@@ -66,3 +67,33 @@ def test_a_run_that_completed_nothing_has_no_latencies():
 def test_a_report_without_the_scripts_count_is_refused():
     with pytest.raises(ValueError, match=r"targets\.lua"):
         parse_wrk(ANSWERED.replace("Unexpected statuses: 23051\n", ""))
+
+
+def test_ratios_to_the_ceiling_need_figures_on_both_sides():
+    ceiling = {"req_s": 2000.0, "p99_ms": 4.0}
+    assert compared({"req_s": 1000.0, "p99_ms": 8.0}, ceiling) == {
+        "ceiling": ceiling,
+        "ratio": 0.5,
+        "p99_ratio": 2.0,
+    }
+    nothing = {"req_s": 0.0, "p99_ms": None}
+    assert compared(nothing, ceiling) | {"ceiling": None} == {
+        "ceiling": None,
+        "ratio": 0.0,
+        "p99_ratio": None,
+    }
+    assert compared(ceiling, nothing) | {"ceiling": None} == {
+        "ceiling": None,
+        "ratio": None,
+        "p99_ratio": None,
+    }
+
+
+def test_a_row_without_latencies_prints(capsys):
+    row = {"workers": 1, "connections": 256, "target": "GET /configurations/{id}"}
+    row |= parse_wrk(NOTHING_ANSWERED) | {"socket_errors": 5}
+    row |= compared(row, parse_wrk(ANSWERED))
+    print_row(row)
+    line = capsys.readouterr().out.rstrip("\n")
+    assert line.split() == ["1", "256", "GET", "/configurations/{id}", "0", "-", "-", "5", "20970", "0.00"]
+    assert len(line) == len(HEADER)

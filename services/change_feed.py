@@ -23,6 +23,9 @@ from repositories import audit
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
+# uvloop's timers count whole milliseconds and fire up to one early: a moment this close
+# counts as reached, or an early timer would make follow() wait again for a moment or so.
+CLOCK_SLACK_S = 0.002
 
 
 class ChangeFeed:
@@ -74,32 +77,41 @@ class ChangeFeed:
         return [event for event in map(ChangeEvent.model_validate, rows) if event.seq <= self.tail]
 
     async def follow(
-        self, after: int, *, heartbeat_s: float | None = None, until: float | None = None
+        self,
+        after: int,
+        *,
+        wanted: Callable[[ChangeEvent], bool] | None = None,
+        heartbeat_s: float | None = None,
+        until: float | None = None,
     ) -> AsyncIterator[ChangeEvent | None]:
-        """Every change after `after`, in order, as it becomes known; None each time
-        `heartbeat_s` passes without one. Ends at loop time `until`, if given."""
+        """Every change after `after` that is `wanted` (default: all), in order, as it
+        becomes known. With `heartbeat_s`, None whenever that long has passed since the
+        consumer last took something, so its quiet spells are bounded whatever other
+        changes pass by unwanted. Ends at loop time `until`, if given; never yields None
+        without `heartbeat_s`."""
         loop = asyncio.get_running_loop()
         cursor = after
+        beat_at = None if heartbeat_s is None else loop.time() + heartbeat_s
         while True:
             changed = self._changed  # taken first: a change appended meanwhile still wakes us
             events = await self.changes_after(cursor)
-            if events:
-                for event in events:
-                    cursor = event.seq
+            for event in events:
+                cursor = event.seq
+                if wanted is None or wanted(event):
                     yield event
-                continue
-            timeout = heartbeat_s
-            if until is not None:
-                remaining = until - loop.time()
-                if remaining <= 0:
-                    return
-                timeout = remaining if timeout is None else min(timeout, remaining)
-            try:
-                async with asyncio.timeout(timeout):
+                    if heartbeat_s is not None:  # from when the consumer is back for more
+                        beat_at = loop.time() + heartbeat_s
+            if _reached(until, loop):
+                return
+            if beat_at is not None and _reached(beat_at, loop):
+                yield None
+                beat_at = loop.time() + heartbeat_s
+            if events:
+                continue  # there may be more to read before waiting
+            # The clock decides what is due, never the timer: one may fire early.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(_earliest(until, beat_at)):
                     await changed.wait()
-            except TimeoutError:
-                if until is None or loop.time() < until:
-                    yield None
 
     async def _catch_up(self) -> None:
         while self._wanted:
@@ -148,3 +160,11 @@ class ChangeFeed:
         while True:
             await asyncio.sleep(self._poll_interval_s)
             self.notify()
+
+
+def _reached(moment: float | None, loop: asyncio.AbstractEventLoop) -> bool:
+    return moment is not None and loop.time() >= moment - CLOCK_SLACK_S
+
+
+def _earliest(*moments: float | None) -> float | None:
+    return min((moment for moment in moments if moment is not None), default=None)

@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 
 import pytest
 
@@ -127,6 +128,41 @@ async def test_heartbeats_and_deadlines(feed):
         beats.append(change)
     assert beats and set(beats) == {None}
     assert 3 <= len(beats) <= 5
+
+
+class EarlyTimersLoop(asyncio.SelectorEventLoop):
+    """A loop whose timers fire a little before they are due, as uvloop's may."""
+
+    def call_at(self, when, callback, *args, context=None):
+        return super().call_at(when - 0.004, callback, *args, context=context)
+
+
+EARLY_TIMERS = [
+    pytest.param(("asyncio", {"loop_factory": EarlyTimersLoop}), id="early-timers"),
+    pytest.param(("asyncio", {"use_uvloop": True}), id="uvloop"),
+]
+
+
+@pytest.mark.parametrize("anyio_backend", EARLY_TIMERS)
+async def test_a_deadline_without_heartbeats_yields_nothing_even_if_timers_fire_early(feed):
+    loop = asyncio.get_running_loop()
+    for n in range(20):
+        started = loop.time()
+        until = started + 0.01 + n * 0.0007  # fractions of a millisecond, as a jittered wait has
+        assert [change async for change in feed.follow(feed.tail, until=until)] == []
+        assert loop.time() >= until - 0.002
+
+
+@pytest.mark.parametrize("anyio_backend", EARLY_TIMERS)
+async def test_heartbeats_come_only_when_due_even_if_timers_fire_early(feed):
+    loop = asyncio.get_running_loop()
+    beats = []
+    async for change in feed.follow(feed.tail, heartbeat_s=0.05, until=loop.time() + 0.22):
+        beats.append((change, loop.time()))
+    assert {change for change, _ in beats} == {None}
+    assert 3 <= len(beats) <= 4
+    times = [at for _, at in beats]
+    assert all(later - earlier >= 0.05 - 0.002 for earlier, later in itertools.pairwise(times))
 
 
 async def test_one_change_wakes_every_follower(feed, database):

@@ -26,17 +26,16 @@ class ConfigurationWatcher:
         if known_version is not None and current.version > known_version:
             return current, True
         until = asyncio.get_running_loop().time() + timeout_s
+
+        def concerns(change: ChangeEvent) -> bool:
+            return change.entity_id == configuration_id or (
+                change.action == "application.deleted" and change.application_id == current.application_id
+            )
+
         with metrics.WATCHERS.labels("long_poll").track_inprogress():
-            async for change in self._feed.follow(since, until=until):
-                if _concerns(change, configuration_id, current.application_id):
-                    # The feed has dropped the cached copy already: this reads the new one.
-                    latest = await self._configurations.representation(configuration_id)
-                    if latest.version != current.version:
-                        return latest, True
+            async for _ in self._feed.follow(since, wanted=concerns, until=until):
+                # The feed has dropped the cached copy already: this reads the new one.
+                latest = await self._configurations.representation(configuration_id)
+                if latest.version != current.version:
+                    return latest, True
         return current, False
-
-
-def _concerns(change: ChangeEvent, configuration_id: str, application_id: str) -> bool:
-    return change.entity_id == configuration_id or (
-        change.action == "application.deleted" and change.application_id == application_id
-    )

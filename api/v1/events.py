@@ -8,6 +8,7 @@ from api.deps import Applications, AppSettings, Feed
 from api.errors import problem_responses
 from api.sse import HEARTBEAT, OPENING, EventStreamResponse, frame
 from config import metrics
+from models.changes import ChangeEvent
 from models.ids import Ulid
 from services.change_feed import ChangeFeed
 
@@ -59,10 +60,15 @@ def _resume_point(last_event_id: str | None, since: int | None, feed: ChangeFeed
 async def _stream(
     feed: ChangeFeed, after: int, application_id: str | None, heartbeat_s: float
 ) -> AsyncIterator[bytes]:
+    def wanted(change: ChangeEvent) -> bool:
+        return change.application_id == application_id
+
     with metrics.WATCHERS.labels("stream").track_inprogress():
         yield OPENING
-        async for change in feed.follow(after, heartbeat_s=heartbeat_s):
-            if change is None:
-                yield HEARTBEAT
-            elif application_id is None or change.application_id == application_id:
-                yield frame(change)
+        # Filtered in the feed, so other applications' changes, which send this client
+        # nothing, do not put its heartbeat off.
+        changes = feed.follow(
+            after, wanted=None if application_id is None else wanted, heartbeat_s=heartbeat_s
+        )
+        async for change in changes:
+            yield HEARTBEAT if change is None else frame(change)

@@ -1,3 +1,6 @@
+import asyncio
+import time
+
 import pytest
 from fastapi.exceptions import RequestValidationError
 
@@ -24,23 +27,24 @@ def test_the_resume_point():
             _resume_point(bad, None, Tail())
 
 
+def write_created(conn, *application_ids: str) -> None:
+    for application_id in application_ids:
+        record(
+            conn,
+            AuditContext(),
+            "application.created",
+            entity_type="application",
+            entity_id=application_id,
+            application_id=application_id,
+            version=1,
+            before=None,
+            after={"name": "x"},
+        )
+
+
 @pytest.mark.anyio
 async def test_the_stream_opens_then_sends_changes_and_heartbeats(database):
-    def write(conn):
-        for application_id in (APP, OTHER, APP):
-            record(
-                conn,
-                AuditContext(),
-                "application.created",
-                entity_type="application",
-                entity_id=application_id,
-                application_id=application_id,
-                version=1,
-                before=None,
-                after={"name": "x"},
-            )
-
-    await database.write(write)
+    await database.write(lambda conn: write_created(conn, APP, OTHER, APP))
     feed = ChangeFeed(database, poll_interval_s=3600)
     await feed.start()
     try:
@@ -53,6 +57,35 @@ async def test_the_stream_opens_then_sends_changes_and_heartbeats(database):
     assert frames[0] == OPENING
     assert [f.split(b"\n")[0] for f in frames[1:3]] == [b"id: 1", b"id: 3"]  # 2 is another app's
     assert frames[3] == HEARTBEAT
+
+
+@pytest.mark.anyio
+async def test_a_filtered_stream_gets_heartbeats_while_other_applications_change(database):
+    feed = ChangeFeed(database, poll_interval_s=3600)
+    await feed.start()
+
+    async def others_keep_changing():
+        while True:
+            await database.write(lambda conn: write_created(conn, OTHER))
+            feed.notify()
+            await asyncio.sleep(0.02)
+
+    stream = _stream(feed, feed.tail, APP, heartbeat_s=0.2)
+    writer = asyncio.ensure_future(others_keep_changing())
+    try:
+        assert await anext(stream) == OPENING
+        started = time.monotonic()
+        async with asyncio.timeout(2):
+            beats = [await anext(stream) for _ in range(3)]
+        took = time.monotonic() - started
+    finally:
+        writer.cancel()
+        await stream.aclose()
+        await feed.stop()
+
+    assert beats == [HEARTBEAT] * 3
+    assert 0.55 <= took < 1.2
+    assert feed.tail > 10  # the others did change meanwhile
 
 
 def test_subscription_errors_are_problems(client):

@@ -11,9 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from database.errors import DatabaseUnavailable
 from models.errors import Conflict, DomainError, InvalidChange, NotFound, PreconditionFailed
@@ -21,6 +22,7 @@ from models.preconditions import etag
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:config-service:problem:"
+CLIENT_CLOSED_REQUEST = 499
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +120,12 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     return problem(error.status_code, _kebab(phrase.replace(" ", "")), detail, headers=error.headers)
 
 
+async def _client_disconnect(request: Request, error: ClientDisconnect) -> Response:
+    # Nobody reads it: the status is for the access log and metrics (nginx's "client
+    # closed request").
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 async def _precondition_failed(request: Request, error: PreconditionFailed) -> JSONResponse:
     return problem(
         412,
@@ -171,3 +179,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)

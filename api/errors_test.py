@@ -3,6 +3,7 @@ import json
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
 
 from api.errors import _dotted, _field_error, install_error_handlers, problem, status_phrase
 from database.errors import DatabaseBusy, DatabaseUnavailable
@@ -77,6 +78,7 @@ def client():
         "missing": ConfigurationNotFound("C1"),
         "down": DatabaseUnavailable("no route to host"),
         "busy": DatabaseBusy(2.5),
+        "gone": ClientDisconnect(),
     }
 
     @app.get("/raise/{kind}")
@@ -127,6 +129,11 @@ def test_validation_errors_are_400_with_every_field(client):
             }
         ],
     }
+
+
+def test_a_departed_client_is_logged_as_499_not_500(client):
+    response = client.get("/raise/gone")
+    assert (response.status_code, response.content) == (499, b"")
 
 
 def test_framework_http_errors_become_problems(client):

@@ -1,5 +1,6 @@
 import asyncio
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -64,7 +65,7 @@ async def test_a_finite_stream_is_sent_and_ended():
 
 
 @pytest.mark.anyio
-async def test_a_departed_client_ends_the_stream_at_the_next_frame():
+async def test_a_departed_client_ends_the_stream():
     send, closed = Recorder(), []
 
     async def disconnects():
@@ -75,3 +76,28 @@ async def test_a_departed_client_ends_the_stream_at_the_next_frame():
 
     assert len(send.sent) <= 3
     assert closed == [True]
+
+
+@pytest.mark.anyio
+async def test_a_departed_client_ends_a_stream_that_has_nothing_to_send():
+    send, closed = Recorder(), []
+
+    async def silent():
+        try:
+            await asyncio.Event().wait()  # no change, and no heartbeat due for a long while
+            yield b"never"
+        finally:
+            closed.append(True)
+
+    async def disconnects_soon():
+        await asyncio.sleep(0.05)
+        return {"type": "http.disconnect"}
+
+    started = time.monotonic()
+    async with asyncio.timeout(2):
+        await EventStreamResponse(silent())({"type": "http"}, disconnects_soon, send)
+
+    assert time.monotonic() - started < 1
+    assert [m["type"] for m in send.sent] == ["http.response.start"]
+    assert closed == [True]
+    assert asyncio.current_task().cancelling() == 0

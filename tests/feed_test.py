@@ -1,10 +1,12 @@
 """End to end: the change feed over real HTTP, across processes and a database restart."""
 
+import socket
 import threading
 import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from main import SHUTDOWN_GRACE_S
 from tests.server import running_service
@@ -191,6 +193,64 @@ def test_a_watcher_still_hears_the_next_change_after_the_database_restarts(datab
             assert response.status_code == 200
             event = stream.next(timeout=15)
     assert (event["action"], event["version"]) == ("application.updated", 2)
+
+
+def open_watchers(url: str, kind: str) -> float:
+    text = httpx.get(f"{url}/metrics").text
+    return next(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "configsvc_open_watchers" and sample.labels["kind"] == kind
+    )
+
+
+def settles_at(url: str, kind: str, count: float, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while open_watchers(url, kind) != count:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def raw_get(url: str, path: str) -> socket.socket:
+    """A request on a socket of the test's own, so that closing it really disconnects (an
+    httpx stream read on another thread keeps its connection open until the read ends)."""
+    host, port = url.removeprefix("http://").split(":")
+    client = socket.create_connection((host, int(port)))
+    client.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    return client
+
+
+def test_long_polls_end_when_their_clients_leave(service):
+    app_id = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()["id"]
+    config_id = new_configuration(service, app_id, "db", {})["id"]
+    path = f"/api/v1/configurations/{config_id}?wait=30&version=1"
+    clients = [raw_get(service, path) for _ in range(10)]
+    assert settles_at(service, "long_poll", 10, within_s=5)
+
+    for client in clients:
+        client.close()
+
+    assert settles_at(service, "long_poll", 0, within_s=2)
+
+
+def test_a_filtered_stream_ends_when_its_client_leaves_while_others_change(database_url):
+    env = {"DATABASE_URL": database_url, "SSE_HEARTBEAT_SECONDS": "60", "LOG_LEVEL": "warning"}
+    with running_service(env) as url:
+        mine, other = (
+            httpx.post(f"{api(url)}/applications", json={"name": name}).json()["id"]
+            for name in ("payments", "other")
+        )
+        stream = raw_get(url, f"/api/v1/events?application_id={mine}")
+        assert settles_at(url, "stream", 1, within_s=5)
+        stream.close()
+
+        deadline = time.monotonic() + 2
+        while open_watchers(url, "stream") and time.monotonic() < deadline:
+            httpx.put(f"{api(url)}/applications/{other}", json={"comments": str(time.monotonic())})
+        assert open_watchers(url, "stream") == 0
 
 
 def test_open_streams_do_not_hold_up_shutdown(database_url):

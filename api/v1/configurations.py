@@ -5,6 +5,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from api.conditional import IfMatch, if_none_match_of, not_modified, representation_response, set_etag
 from api.deps import Changer, Configurations
+from api.disconnects import ended_by_disconnect
 from api.errors import problem_responses
 from api.merge_patch import MERGE_PATCH_OPENAPI, merge_patch_body
 from api.paging import PageParams, VersionPageParams, link_next
@@ -85,7 +86,8 @@ async def get_configuration(configuration_id: str, request: Request) -> Response
     else:
         known = version if version is not None else _version_named(if_none_match)
         hold_s = _hold(wait or 0, state.settings.max_wait_seconds)
-        representation, changed = await state.watcher.wait_for_change(configuration_id, known, hold_s)
+        async with ended_by_disconnect(request.receive):  # a departed client's wait ends with it
+            representation, changed = await state.watcher.wait_for_change(configuration_id, known, hold_s)
         if not changed:
             return not_modified(representation.version)
     return representation_response(representation)

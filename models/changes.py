@@ -4,6 +4,8 @@ from pydantic import BaseModel, ConfigDict
 
 from models.audit import Action, EntityType
 
+MAX_SEQ = 2**63 - 1  # audit_events.seq is a bigint
+
 
 class ChangeEvent(BaseModel):
     """One committed change, as the change feed tells it: small, so clients re-read

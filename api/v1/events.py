@@ -8,7 +8,7 @@ from api.deps import Applications, AppSettings, Feed
 from api.errors import problem_responses
 from api.sse import HEARTBEAT, OPENING, EventStreamResponse, frame
 from config import metrics
-from models.changes import ChangeEvent
+from models.changes import MAX_SEQ, ChangeEvent
 from models.ids import Ulid
 from services.change_feed import ChangeFeed
 
@@ -34,7 +34,9 @@ async def stream_events(
     applications: Applications,
     settings: AppSettings,
     application_id: Annotated[Ulid | None, Query(description="Only this application's changes")] = None,
-    since: Annotated[int | None, Query(ge=0, description="Replay the changes after this seq")] = None,
+    since: Annotated[
+        int | None, Query(ge=0, le=MAX_SEQ, description="Replay the changes after this seq")
+    ] = None,
     last_event_id: Annotated[
         str | None, Header(alias="Last-Event-ID", description="Resume after this seq (as EventSource does)")
     ] = None,
@@ -49,12 +51,21 @@ async def stream_events(
 
 def _resume_point(last_event_id: str | None, since: int | None, feed: ChangeFeed) -> int:
     if last_event_id is not None:  # a reconnecting client's own account wins over its URL
-        if not (last_event_id.isascii() and last_event_id.isdigit()):
-            raise RequestValidationError(
-                [{"loc": ("header", "Last-Event-ID"), "msg": "must be a change seq", "type": "int_parsing"}]
-            )
-        return int(last_event_id)
+        return _seq_named(last_event_id)
     return feed.tail if since is None else since
+
+
+def _seq_named(last_event_id: str) -> int:
+    if not (last_event_id.isascii() and last_event_id.isdigit()):
+        raise _invalid_last_event_id("Input should be a change seq", "int_parsing")
+    # Measured before int() reads it: beyond 4300 digits int() raises, and a seq has 19 at most.
+    if len(last_event_id.lstrip("0")) > len(str(MAX_SEQ)) or int(last_event_id) > MAX_SEQ:
+        raise _invalid_last_event_id(f"Input should be less than or equal to {MAX_SEQ}", "less_than_equal")
+    return int(last_event_id)
+
+
+def _invalid_last_event_id(message: str, kind: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("header", "Last-Event-ID"), "msg": message, "type": kind}])
 
 
 async def _stream(

@@ -6,9 +6,12 @@ from fastapi.exceptions import RequestValidationError
 
 from api.sse import HEARTBEAT, OPENING
 from api.v1.events import _resume_point, _stream
+from main import create_app
 from models.audit import AuditContext
+from models.changes import MAX_SEQ
 from services.audit import record
 from services.change_feed import ChangeFeed
+from tests.apps import async_client
 
 APP = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 OTHER = "01ARZ3NDEKTSV4RRFFQ69G5FAW"
@@ -22,7 +25,9 @@ def test_the_resume_point():
     assert _resume_point(None, None, Tail()) == 7  # live only
     assert _resume_point(None, 3, Tail()) == 3
     assert _resume_point("5", 3, Tail()) == 5  # the reconnecting client's header wins
-    for bad in ("x", "-1", "٣", ""):
+    assert _resume_point(str(MAX_SEQ), None, Tail()) == MAX_SEQ
+    assert _resume_point("0" * 30 + "5", None, Tail()) == 5
+    for bad in ("x", "-1", "٣", "", str(MAX_SEQ + 1), "9" * 20, "9" * 5000):
         with pytest.raises(RequestValidationError):
             _resume_point(bad, None, Tail())
 
@@ -92,3 +97,13 @@ def test_subscription_errors_are_problems(client):
     assert client.get("/api/v1/events", params={"application_id": APP}).status_code == 404
     assert client.get("/api/v1/events", params={"application_id": "x"}).status_code == 400
     assert client.get("/api/v1/events", headers={"Last-Event-ID": "x"}).status_code == 400
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("seq", [str(MAX_SEQ + 1), "9" * 5000])
+async def test_a_seq_beyond_a_bigint_is_400_as_header_or_query(settings, seq):
+    async with async_client(create_app(settings)) as client, asyncio.timeout(5):  # not a stream
+        by_header = await client.get("/api/v1/events", headers={"Last-Event-ID": seq})
+        by_query = await client.get("/api/v1/events", params={"since": seq})
+    assert (by_header.status_code, by_query.status_code) == (400, 400)
+    assert by_header.json()["errors"][0]["field"] == "Last-Event-ID"

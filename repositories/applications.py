@@ -16,6 +16,12 @@ _GET_FOR_UPDATE = f"{_GET} FOR UPDATE"
 
 _EXISTS = "SELECT EXISTS (SELECT 1 FROM applications WHERE id = %(id)s) AS found"
 
+# A deleted application still has its history: every change to it is in the audit log.
+_KNOWN = """
+SELECT EXISTS (SELECT 1 FROM applications WHERE id = %(id)s)
+    OR EXISTS (SELECT 1 FROM audit_events WHERE application_id = %(id)s) AS known
+"""
+
 _LIST = f"""
 SELECT {_COLUMNS}
 FROM applications a
@@ -53,6 +59,11 @@ def get(conn: Connection, application_id: str, *, for_update: bool = False) -> d
 
 def exists(conn: Connection, application_id: str) -> bool:
     return fetch_one(conn, _EXISTS, {"id": application_id})["found"]
+
+
+def known(conn: Connection, application_id: str) -> bool:
+    """True if the application exists or once did (its changes are in the audit log)."""
+    return fetch_one(conn, _KNOWN, {"id": application_id})["known"]
 
 
 def list_page(conn: Connection, page: PageRequest, *, name: str | None = None) -> list[dict]:

@@ -1,10 +1,12 @@
 import psycopg2
 import pytest
 
+from models.audit import AuditContext
 from models.errors import ApplicationNameTaken
 from models.ids import new_id
 from models.paging import PageRequest
 from repositories import applications, configurations
+from services.audit import record
 
 
 def add(conn, name: str, comments: str | None = None) -> dict:
@@ -30,6 +32,28 @@ def test_insert_of_a_taken_name_is_a_domain_error(conn):
 def test_get_unknown_is_none(conn):
     assert applications.get(conn, new_id()) is None
     assert applications.exists(conn, new_id()) is False
+
+
+def test_an_application_is_known_while_it_exists_and_after_by_its_history(conn):
+    kept, deleted, unrecorded = add(conn, "kept"), add(conn, "deleted"), add(conn, "unrecorded")
+    record(
+        conn,
+        AuditContext(),
+        "application.deleted",
+        entity_type="application",
+        entity_id=deleted["id"],
+        application_id=deleted["id"],
+        version=1,
+        before={"name": "deleted"},
+        after=None,
+    )
+    applications.delete(conn, deleted["id"])
+    applications.delete(conn, unrecorded["id"])
+
+    assert applications.known(conn, kept["id"]) is True
+    assert applications.known(conn, deleted["id"]) is True
+    assert applications.known(conn, unrecorded["id"]) is False
+    assert applications.known(conn, new_id()) is False
 
 
 def test_configuration_ids_are_listed_in_id_order(conn):

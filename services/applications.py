@@ -73,6 +73,13 @@ class ApplicationService:
             raise ApplicationNotFound(application_id)
         return Application.model_validate(row)
 
+    async def require_known(self, application_id: str) -> None:
+        """Raise ApplicationNotFound unless the application exists or once did, so that a
+        change feed filtered by it can still resume across its deletion."""
+        application_id = existing_id(application_id, ApplicationNotFound)
+        if not await self._db.read(lambda conn: applications.known(conn, application_id)):
+            raise ApplicationNotFound(application_id)
+
     async def list(self, page: PageRequest, *, name: str | None = None) -> Page[Application]:
         rows = await self._db.read(lambda conn: applications.list_page(conn, page, name=name))
         return Page.from_rows([Application.model_validate(row) for row in rows], page)

@@ -66,3 +66,14 @@ async def test_delete_takes_the_configurations_along(service, database):
     with pytest.raises(ApplicationNotFound):
         await service.delete(created.id, ME)
     assert (await configurations.list(PageRequest())).items == []
+
+
+async def test_a_deleted_application_stays_known_unlike_one_never_seen(service):
+    created = await service.create(ApplicationCreate(name="payments"), ME)
+    await service.delete(created.id, ME)
+
+    await service.require_known(created.id)
+    await service.require_known(created.id.lower())
+    for unknown in ("01ARZ3NDEKTSV4RRFFQ69G5FAV", "nope"):
+        with pytest.raises(ApplicationNotFound):
+            await service.require_known(unknown)

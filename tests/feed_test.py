@@ -104,6 +104,19 @@ def test_a_stream_for_one_application_carries_only_its_changes(service):
     assert (event["action"], event["entity_id"]) == ("application.updated", payments["id"])
 
 
+def test_a_stream_for_one_application_resumes_across_its_deletion(service):
+    app_id = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()["id"]
+    new_configuration(service, app_id, "db", {})
+    httpx.delete(f"{api(service)}/applications/{app_id}")
+
+    headers = {"Last-Event-ID": "2"}  # it saw the application and its configuration created
+    with EventStream(f"{api(service)}/events?application_id={app_id}", headers=headers) as stream:
+        assert stream.status_code == 200
+        missed = stream.next()
+
+    assert (missed["seq"], missed["action"], missed["entity_id"]) == (3, "application.deleted", app_id)
+
+
 def test_idle_streams_get_heartbeats(service):
     with EventStream(f"{api(service)}/events") as stream:
         assert stream.comments.get(timeout=5) == "stream open"

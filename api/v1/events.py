@@ -45,7 +45,7 @@ async def stream_events(
     replays what was missed from the database, then continues live, with no gap or repeat."""
     after = _resume_point(last_event_id, since, feed)
     if application_id is not None:
-        await applications.get(application_id)  # 404 for an unknown application
+        await applications.require_known(application_id)  # 404 for one never seen
     return EventStreamResponse(_stream(feed, after, application_id, settings.sse_heartbeat_seconds))
 
 

@@ -2,27 +2,29 @@
 
     pipenv run python -m bench.put_throughput [--seconds 10] [--url http://host:port]
 
-Without --url it starts the service itself on a fresh embedded database. Needs `wrk`
-(Debian package `wrk`). Every request carries a new config: a repeated body would be a
-no-op (no revision, no audit event) and measure less than a real write.
+Without --url it starts the service itself (on a fresh embedded database, or DATABASE_URL).
+Needs `wrk` (Debian package `wrk`). Every request carries a new config: a repeated body
+would be a no-op (no revision, no audit event) and measure less than a real write.
 """
 
 import argparse
 import shutil
 import sys
 import tempfile
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 
-from bench.suite import run_wrk
+from bench.suite import database_env, run_wrk
 from tests.server import running_service
 
 
 def prepare(base_url: str) -> str:
     """A configuration to write to; its id."""
-    app = httpx.post(f"{base_url}/api/v1/applications", json={"name": "bench-put"}).json()
+    name = f"bench-put-{time.time_ns()}"  # unique also on a database that is kept
+    app = httpx.post(f"{base_url}/api/v1/applications", json={"name": name}).json()
     config = httpx.post(
         f"{base_url}/api/v1/configurations",
         json={"application_id": app["id"], "name": "target", "config": {"n": 0}},
@@ -41,7 +43,7 @@ def main() -> int:
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         base_url = args.url or stack.enter_context(
-            running_service({"DATA_DIR": str(scratch / "data"), "LOG_LEVEL": "warning"})
+            running_service({**database_env(scratch), "LOG_LEVEL": "warning"})
         )
         ids = scratch / "ids.txt"
         ids.write_text(prepare(base_url) + "\n")

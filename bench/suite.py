@@ -72,6 +72,14 @@ TARGETS = [
 CEILING = Target("ceiling", None, "/ceiling")
 
 
+def database_env(scratch: Path) -> dict[str, str]:
+    """Where the service under test keeps its data: the database DATABASE_URL names, if set
+    (tests/server.py starts the service without the caller's), else a fresh embedded one."""
+    if os.environ.get("DATABASE_URL"):
+        return {"DATABASE_URL": os.environ["DATABASE_URL"]}
+    return {"DATA_DIR": str(scratch / "data")}
+
+
 def seed(base_url: str, applications: int, configurations: int, run_id: str) -> dict[str, list[str]]:
     async def create_all() -> dict[str, list[str]]:
         limits = asyncio.Semaphore(16)
@@ -199,11 +207,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        database = (
-            {"DATABASE_URL": os.environ["DATABASE_URL"]}
-            if os.environ.get("DATABASE_URL")
-            else {"DATA_DIR": str(scratch / "data")}
-        )
+        database = database_env(scratch)
         load = None
         for workers in args.workers:
             service_env = {**database, "WEB_CONCURRENCY": str(workers), **dict(args.env)}

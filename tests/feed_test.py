@@ -6,10 +6,9 @@ import time
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from main import SHUTDOWN_GRACE_S
-from tests.server import running_service
+from tests.server import running_service, scraped
 from tests.sse import EventStream
 
 FAST = {"SSE_HEARTBEAT_SECONDS": "0.5", "LOG_LEVEL": "warning"}
@@ -209,13 +208,7 @@ def test_a_watcher_still_hears_the_next_change_after_the_database_restarts(datab
 
 
 def open_watchers(url: str, kind: str) -> float:
-    text = httpx.get(f"{url}/metrics").text
-    return next(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "configsvc_open_watchers" and sample.labels["kind"] == kind
-    )
+    return scraped(url, "configsvc_open_watchers", kind=kind)
 
 
 def settles_at(url: str, kind: str, count: float, within_s: float) -> bool:

@@ -1,20 +1,13 @@
 """End to end: metrics of several worker processes, summed."""
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from config.metrics_test import KNOWN_SERIES, labelled
-from tests.server import running_service
+from tests.server import running_service, scraped
 
 
 def request_count(base_url: str, route: str) -> float:
-    text = httpx.get(f"{base_url}/metrics").text
-    return sum(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "configsvc_http_requests_total" and sample.labels["route"] == route
-    )
+    return scraped(base_url, "configsvc_http_requests_total", route=route)
 
 
 def test_two_workers_report_one_sum(database_url):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,17 @@ def service_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def scraped(base_url: str, sample_name: str, **labels: str) -> float:
+    """The sum of the service's `sample_name` samples that carry `labels`, from /metrics."""
+    text = httpx.get(f"{base_url}/metrics").text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == sample_name and labels.items() <= sample.labels.items()
+    )
 
 
 def _wait_until_ready(process: subprocess.Popen, output, base_url: str, timeout_s: float) -> None:

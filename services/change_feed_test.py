@@ -162,7 +162,7 @@ async def test_heartbeats_come_only_when_due_even_if_timers_fire_early(feed):
     assert {change for change, _ in beats} == {None}
     assert 3 <= len(beats) <= 4
     times = [at for _, at in beats]
-    assert all(later - earlier >= 0.05 - 0.002 for earlier, later in itertools.pairwise(times))
+    assert all(later - earlier > 0.045 for earlier, later in itertools.pairwise(times))  # none early
 
 
 async def test_one_change_wakes_every_follower(feed, database):

@@ -94,10 +94,11 @@ async def get_configuration(configuration_id: str, request: Request) -> Response
 
 
 def _version_named(if_none_match: VersionCondition | None) -> int | None:
-    """The version a long poll's If-None-Match names; None (the current one) for none or *."""
+    """The version a long poll's If-None-Match names; None (the current one) for none or *.
+    Tags we never issued ("0", "abc") name no version the client has: any is newer (0)."""
     if if_none_match is None or if_none_match.any:
         return None
-    return max(if_none_match.strong | if_none_match.weak, default=None)
+    return max(if_none_match.strong | if_none_match.weak, default=0)
 
 
 def _hold(wait_s: float, max_wait_s: float) -> float:

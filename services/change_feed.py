@@ -23,6 +23,9 @@ from repositories import audit
 logger = logging.getLogger(__name__)
 
 BATCH = 1000
+# After a failed read of new changes, the next try comes this soon, then twice as late each
+# time, up to the poll interval.
+RETRY_FIRST_S = 0.1
 # uvloop's timers count whole milliseconds and fire up to one early: a moment this close
 # counts as reached, or an early timer would make follow() wait again for a moment or so.
 CLOCK_SLACK_S = 0.002
@@ -114,15 +117,20 @@ class ChangeFeed:
                     await changed.wait()
 
     async def _catch_up(self) -> None:
+        retry_in = RETRY_FIRST_S
         while self._wanted:
             self._wanted = False
             try:
                 while await self._fetch_more():
                     pass
             except DatabaseUnavailable as error:
-                # The periodic poll tries again; nothing is lost, only later.
+                # Nothing is lost, only later: try again soon, not only at the next poll, since
+                # caches keep serving what they hold meanwhile (a busy pool, say, while the
+                # database and the other processes carry on writing).
                 logger.warning("change feed could not read new changes: %s", error.detail)
-                return
+                self._wanted = True
+                await asyncio.sleep(retry_in)
+                retry_in = min(2 * retry_in, self._poll_interval_s)
 
     async def _fetch_more(self) -> bool:
         """Append the next batch of changes; True if there may be more."""

@@ -195,6 +195,24 @@ async def test_an_unreachable_database_delays_catching_up_without_losing_changes
     assert await database.read(audit.latest_seq) == 1
 
 
+async def test_after_a_failed_read_the_feed_tries_again_soon_by_itself(feed, database, monkeypatch):
+    await write_changes(database, 1)
+    real_read = database.read
+    failures = itertools.count()
+
+    async def failing_twice(work):
+        from database.errors import DatabaseBusy
+
+        if next(failures) < 2:
+            raise DatabaseBusy(5)
+        return await real_read(work)
+
+    monkeypatch.setattr(database, "read", failing_twice)
+    feed.notify("1")  # the only notification: the feed polls once an hour here
+
+    await settle(feed, 1)  # within 5 s: after 0.1 s and 0.2 s of waiting
+
+
 async def test_a_gap_is_never_skipped_the_feed_waits_at_it(feed, database, monkeypatch):
     await write_changes(database, 3)
     rows = await database.read(lambda conn: audit.changes_after(conn, 0, 10))

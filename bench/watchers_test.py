@@ -1,0 +1,104 @@
+"""The watchers benchmark: its pure helpers, and its machinery end to end against the real
+service with a handful of streams. Nothing here measures speed."""
+
+import asyncio
+import json
+import re
+import resource
+from typing import ClassVar
+
+import pytest
+
+from bench import watchers
+from tests.server import service_process
+
+
+def test_p99_is_the_nearest_rank():
+    assert watchers.p99([7.0]) == 7.0
+    assert watchers.p99([float(n) for n in range(1, 101)]) == 99.0
+    assert watchers.p99([float(n) for n in range(1, 1001)]) == 990.0
+    # At least 99% of the samples are at or below it: of 10 or 150, all but none or one.
+    assert watchers.p99([float(n) for n in range(1, 11)]) == 10.0
+    assert watchers.p99([float(n) for n in range(1, 151)]) == 149.0
+
+
+def test_a_request_without_a_body_is_a_bare_head():
+    assert watchers.http_request("GET", "h:1", "/api/v1/events") == (
+        b"GET /api/v1/events HTTP/1.1\r\nHost: h:1\r\n\r\n"
+    )
+
+
+def test_a_request_with_a_body_says_its_type_and_length_in_bytes():
+    request = watchers.http_request("PUT", "h:1", "/x", {"comments": "réveil ☀"})
+    head, body = request.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"PUT /x HTTP/1.1"
+    assert set(lines[1:]) == {
+        b"Host: h:1",
+        b"Content-Type: application/json",
+        f"Content-Length: {len(body)}".encode(),
+    }
+    assert json.loads(body) == {"comments": "réveil ☀"}
+
+
+def test_arguments():
+    assert watchers.parse_args([]).watchers == [1000, 5000]
+    assert watchers.parse_args(["--watchers", "5", "20"]).watchers == [5, 20]
+
+
+@pytest.fixture
+def hard_open_files_limit():
+    """The hard limit; the soft one as it was is put back afterwards."""
+    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+    yield limits[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+
+
+def test_the_soft_open_files_limit_is_raised_to_the_hard_one_and_never_lowered(hard_open_files_limit):
+    hard = hard_open_files_limit
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    raised = 256 if hard == resource.RLIM_INFINITY else hard
+    assert watchers.raise_open_files_limit() == raised
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (raised, hard)
+
+    assert watchers.raise_open_files_limit() == raised  # already as high as it goes
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == (raised, hard)
+
+
+class RecordedStream(watchers.Stream):
+    """The benchmark's own stream, keeping the bytes on which it took its event's time."""
+
+    opened_streams: ClassVar[list["RecordedStream"]] = []
+
+    def connection_made(self, transport) -> None:
+        self.opened_streams.append(self)
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        timed_before = self.first_event_at.done()
+        super().data_received(data)
+        if self.first_event_at.done() and not timed_before:
+            self.timed_on = data
+
+
+def test_every_watcher_hears_the_write_and_the_figures_add_up(database_url, monkeypatch):
+    monkeypatch.setattr(watchers, "Stream", RecordedStream)
+    monkeypatch.setattr(RecordedStream, "opened_streams", [])
+    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
+    with service_process(env) as service:
+        # measure() waits for every stream's event without a limit: a lost one fails here.
+        row = asyncio.run(asyncio.wait_for(watchers.measure(service.url, service.pid, watchers=5), 30))
+
+    streams = RecordedStream.opened_streams
+    assert len(streams) == row["watchers"] == 5
+    for stream in streams:
+        events = dict(re.findall(rb"\nevent: (.*)\ndata: (.*)\n", stream.timed_on))
+        # The write's event, not the application's creation, which a stream may hear first.
+        assert json.loads(events[b"application.updated"])["name"].startswith("bench-5-")
+    assert row["write_ms"] > 0
+    assert row["p50_ms"] <= row["p99_ms"] <= row["max_ms"]
+    # Counted from the sending, no event can come before its write; counted from the
+    # response, one can, when the response arrives after the events.
+    assert row["p99_from_sending_ms"] > 0
+    assert row["p99_from_sending_ms"] == pytest.approx(row["p99_ms"] + row["write_ms"])
+    assert row["rss_before_mib"] > 0 and row["rss_after_mib"] > 0

@@ -5,13 +5,12 @@ import time
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from config import metrics
 from main import create_app
 from tests.apps import async_client, settings_for
 from tests.postgres import admin_connection
-from tests.server import running_service
+from tests.server import running_service, scraped
 
 pytestmark = pytest.mark.anyio
 
@@ -92,17 +91,6 @@ async def test_a_listener_reconnect_empties_the_cache(database_url):
         assert app.state.feed.tail >= 2
 
 
-def cache_hits_of(base_url: str) -> float:
-    """The hits a single-process service has counted, from its /metrics."""
-    text = httpx.get(f"{base_url}/metrics").text
-    return next(
-        sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "configsvc_cache_hits_total"
-    )
-
-
 def test_a_write_through_another_process_reaches_this_ones_cache_within_a_second(database_url):
     env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
     with running_service(env) as writer, running_service(env) as reader:
@@ -115,9 +103,9 @@ def test_a_write_through_another_process_reaches_this_ones_cache_within_a_second
         # has not yet heard of the writes above): what the write must then reach.
         deadline = time.monotonic() + 5
         while True:
-            before = cache_hits_of(reader)
+            before = scraped(reader, "configsvc_cache_hits_total")
             assert httpx.get(url).json()["version"] == 1
-            if cache_hits_of(reader) == before + 1:
+            if scraped(reader, "configsvc_cache_hits_total") == before + 1:
                 break
             assert time.monotonic() < deadline, "the reader never served the configuration from its cache"
             time.sleep(0.01)

@@ -1,10 +1,18 @@
+import json
+import os
+import subprocess
 import sys
 
 import psycopg2
 import pytest
 
 from config.settings import load_settings
-from database.embedded import EmbeddedDatabaseUnavailable, resolve_database_url, start_embedded
+from database.embedded import (
+    EmbeddedDatabaseUnavailable,
+    _forget_processes_that_are_gone,
+    resolve_database_url,
+    start_embedded,
+)
 
 
 def test_a_configured_url_is_used_as_it_is():
@@ -28,3 +36,14 @@ def test_without_pgserver_the_message_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "pgserver", None)
     with pytest.raises(EmbeddedDatabaseUnavailable, match="set DATABASE_URL"):
         start_embedded(tmp_path / "pg")
+
+
+def test_users_of_the_server_that_were_killed_are_forgotten(tmp_path):
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])
+    killed.wait()
+    handles = tmp_path / ".handle_pids.json"
+    handles.write_text(json.dumps([killed.pid, os.getpid()]))
+
+    _forget_processes_that_are_gone(tmp_path)
+
+    assert json.loads(handles.read_text()) == [os.getpid()]

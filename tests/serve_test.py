@@ -8,6 +8,7 @@ import sys
 import httpx
 
 from tests.server import ROOT, running_service, service_process
+from tests.waiting import wait_until
 
 
 def test_without_database_url_the_service_runs_on_an_embedded_database_that_persists(tmp_path):
@@ -56,3 +57,31 @@ def test_sigterm_shuts_down_gracefully_and_stops_the_embedded_database(tmp_path)
         output = log.read_text()
     assert "Application shutdown complete" in output
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
+
+
+def test_an_embedded_database_left_by_a_killed_service_is_stopped_at_the_next_clean_shutdown(tmp_path):
+    env = {"DATA_DIR": str(tmp_path / "data")}
+    pgdata = (tmp_path / "data" / "postgres").resolve()
+    with service_process(env) as service:
+        os.kill(service.pid, signal.SIGKILL)  # no atexit, no clean-up: the server stays
+        os.waitpid(service.pid, 0)
+    orphan = int((pgdata / "postmaster.pid").read_text().split()[0])
+    assert _is_running(orphan)
+    try:
+        with service_process(env) as service:
+            assert int((pgdata / "postmaster.pid").read_text().split()[0]) == orphan  # taken over
+            os.kill(service.pid, signal.SIGTERM)
+            os.waitpid(service.pid, 0)
+
+        wait_until(lambda: not _is_running(orphan), what="the embedded PostgreSQL to stop")
+    finally:
+        if _is_running(orphan):
+            os.kill(orphan, signal.SIGINT)  # as the README says to, by hand: a fast shutdown
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

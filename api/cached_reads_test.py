@@ -1,12 +1,12 @@
 """The fast read path answers exactly as the routes would, and only when it can."""
 
-import asyncio
 import logging
 
 import pytest
 
 from main import create_app
 from tests.apps import async_client, settings_for
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -20,9 +20,7 @@ async def api(database_url):
         app_id = (await client.post("/api/v1/applications", json={"name": "payments"})).json()["id"]
         body = {"application_id": app_id, "name": "db", "config": {"n": 1}}
         configuration = (await client.post(CONFIGURATIONS, json=body)).json()
-        async with asyncio.timeout(5):  # until the feed has heard of both writes
-            while app.state.feed.tail < 2:
-                await asyncio.sleep(0.01)
+        await wait_until_async(lambda: app.state.feed.tail >= 2, what="the feed hears of both writes")
         yield app, client, configuration
 
 

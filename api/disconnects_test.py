@@ -4,6 +4,7 @@ import pytest
 from starlette.requests import ClientDisconnect
 
 from api.disconnects import ended_by_disconnect
+from tests.waiting import DEADLINE_S
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +33,7 @@ async def test_a_client_that_stays_changes_nothing():
 
 
 async def test_a_disconnect_cancels_the_block_at_once():
-    async with asyncio.timeout(2):
+    async with asyncio.timeout(DEADLINE_S):  # not cancelled, the block would sleep for an hour
         with pytest.raises(ClientDisconnect):
             async with ended_by_disconnect(leaves_after(0.05)):
                 await asyncio.sleep(3600)

@@ -5,6 +5,7 @@ import pytest
 
 from database.listener import Listener
 from tests.postgres import admin_connection
+from tests.waiting import DEADLINE_S, wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +24,7 @@ class Recorder:
         self.connects += 1
 
     async def wait_for(self, count: int) -> None:
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(DEADLINE_S):
             while len(self.payloads) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
@@ -64,9 +65,7 @@ async def test_a_killed_connection_is_replaced_and_says_so(listening, database_u
             " WHERE application_name = 'config-service-listener' AND datname = current_database()"
         )
 
-    async with asyncio.timeout(10):
-        while listener.reconnects < 1:
-            await asyncio.sleep(0.02)
+    await wait_until_async(lambda: listener.reconnects >= 1, what="the listener reconnects")
 
     assert recorder.connects == 2  # the second tells the feed that something may be missed
     notify(database_url, "after")
@@ -82,13 +81,10 @@ async def test_a_listener_reconnects_after_the_server_restarts(database_url, sto
     await listener.start()
     try:
         stoppable_postgres.stop()
-        await asyncio.sleep(0.5)
-        assert not listener.connected
+        await wait_until_async(lambda: not listener.connected, what="the listener notices")
         stoppable_postgres.start_again()
 
-        async with asyncio.timeout(15):
-            while not listener.connected:
-                await asyncio.sleep(0.05)
+        await wait_until_async(lambda: listener.connected, what="the listener is back")
         notify(database_url, "back")
         await recorder.wait_for(1)
         assert listener.reconnects == 1

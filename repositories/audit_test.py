@@ -9,6 +9,7 @@ from models.audit import AuditContext, AuditFilter
 from models.ids import new_id
 from models.paging import PageRequest
 from repositories import audit
+from tests.waiting import DEADLINE_S, wait_until
 
 CONTEXT = AuditContext(actor="alice", request_id="req-1", client_ip="10.0.0.1", user_agent="cli/1")
 
@@ -110,6 +111,14 @@ def test_changes_are_numbered_from_one_without_gaps(conn):
     assert audit.latest_seq(conn) == 3
 
 
+def waits_on_a_lock(observer, connection) -> bool:
+    with observer.cursor() as cursor:
+        cursor.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (connection.info.backend_pid,)
+        )
+        return cursor.fetchone()["wait_event_type"] == "Lock"
+
+
 def test_change_numbers_are_handed_out_in_commit_order(database_url):
     first, second, reader = (psycopg2.connect(database_url, cursor_factory=RealDictCursor) for _ in range(3))
     reader.autocommit = True
@@ -123,12 +132,12 @@ def test_change_numbers_are_handed_out_in_commit_order(database_url):
 
         writer = threading.Thread(target=racing_writer)
         writer.start()
-        writer.join(0.3)
+        wait_until(lambda: waits_on_a_lock(reader, second) or not writer.is_alive(), what="a lock wait")
         assert writer.is_alive(), "a second writer must wait for the first to commit"
         assert audit.latest_seq(reader) == 0
 
         first.commit()
-        writer.join(5)
+        writer.join(DEADLINE_S)
 
         assert (earlier["seq"], later["event"]["seq"]) == (1, 2)
         assert [c["seq"] for c in audit.changes_after(reader, 0, 10)] == [1, 2]

@@ -7,6 +7,7 @@ from models.audit import AuditContext
 from repositories import audit
 from services.audit import record
 from services.change_feed import ChangeFeed
+from tests.waiting import DEADLINE_S, wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -39,7 +40,7 @@ async def feed(database):
     await changes.stop()
 
 
-async def collect(feed: ChangeFeed, after: int, count: int, timeout: float = 5) -> list:
+async def collect(feed: ChangeFeed, after: int, count: int, timeout: float = DEADLINE_S) -> list:
     seen = []
     async with asyncio.timeout(timeout):
         async for change in feed.follow(after):
@@ -50,9 +51,7 @@ async def collect(feed: ChangeFeed, after: int, count: int, timeout: float = 5) 
 
 
 async def settle(feed: ChangeFeed, seq: int) -> None:
-    async with asyncio.timeout(5):
-        while feed.tail < seq:
-            await asyncio.sleep(0.01)
+    await wait_until_async(lambda: feed.tail >= seq, what=f"the feed reaches change {seq}")
 
 
 async def test_the_feed_starts_at_the_last_committed_change(database):
@@ -116,7 +115,7 @@ async def test_a_lost_notification_only_delays_a_change_until_the_next_poll(data
     await feed.start()
     try:
         await write_changes(database, 2)  # nobody calls notify()
-        assert [c.seq for c in await collect(feed, 0, 2, timeout=3)] == [1, 2]
+        assert [c.seq for c in await collect(feed, 0, 2)] == [1, 2]
     finally:
         await feed.stop()
 
@@ -124,10 +123,13 @@ async def test_a_lost_notification_only_delays_a_change_until_the_next_poll(data
 async def test_heartbeats_and_deadlines(feed):
     loop = asyncio.get_running_loop()
     beats = []
-    async for change in feed.follow(feed.tail, heartbeat_s=0.05, until=loop.time() + 0.22):
+    until = loop.time() + 0.52
+    async for change in feed.follow(feed.tail, heartbeat_s=0.05, until=until):
         beats.append(change)
+    assert loop.time() >= until - 0.002
     assert beats and set(beats) == {None}
-    assert 3 <= len(beats) <= 5
+    # Ten are due. A busy CPU may delay some, so fewer come; never more than are due.
+    assert 3 <= len(beats) <= 10
 
 
 class EarlyTimersLoop(asyncio.SelectorEventLoop):
@@ -157,10 +159,10 @@ async def test_a_deadline_without_heartbeats_yields_nothing_even_if_timers_fire_
 async def test_heartbeats_come_only_when_due_even_if_timers_fire_early(feed):
     loop = asyncio.get_running_loop()
     beats = []
-    async for change in feed.follow(feed.tail, heartbeat_s=0.05, until=loop.time() + 0.22):
+    async for change in feed.follow(feed.tail, heartbeat_s=0.05, until=loop.time() + 0.52):
         beats.append((change, loop.time()))
     assert {change for change, _ in beats} == {None}
-    assert 3 <= len(beats) <= 4
+    assert 3 <= len(beats) <= 10  # ten are due; a busy CPU may delay some, never bring one early
     times = [at for _, at in beats]
     assert all(later - earlier > 0.045 for earlier, later in itertools.pairwise(times))  # none early
 
@@ -179,14 +181,17 @@ async def test_an_unreachable_database_delays_catching_up_without_losing_changes
     await write_changes(database, 1)
     real_read = database.read
 
+    failed_reads = []
+
     async def failing_read(work):
         from database.errors import DatabaseUnavailable
 
+        failed_reads.append(1)
         raise DatabaseUnavailable("down")
 
     monkeypatch.setattr(database, "read", failing_read)
     feed.notify("1")
-    await asyncio.sleep(0.05)
+    await wait_until_async(lambda: failed_reads, what="the feed tries to read")
     assert feed.tail == 0
 
     monkeypatch.setattr(database, "read", real_read)
@@ -210,7 +215,7 @@ async def test_after_a_failed_read_the_feed_tries_again_soon_by_itself(feed, dat
     monkeypatch.setattr(database, "read", failing_twice)
     feed.notify("1")  # the only notification: the feed polls once an hour here
 
-    await settle(feed, 1)  # within 5 s: after 0.1 s and 0.2 s of waiting
+    await settle(feed, 1)  # in moments, after 0.1 s and 0.2 s of waiting; not after an hour
 
 
 async def test_a_gap_is_never_skipped_the_feed_waits_at_it(feed, database, monkeypatch):
@@ -226,3 +231,24 @@ async def test_a_gap_is_never_skipped_the_feed_waits_at_it(feed, database, monke
     await asyncio.sleep(0.05)
 
     assert feed.tail == 1
+
+
+async def test_released_followers_end_at_once_and_later_ones_do_not_wait(feed, database):
+    await write_changes(database, 1)
+    feed.notify("1")
+    await settle(feed, 1)
+    loop = asyncio.get_running_loop()
+    far = loop.time() + 3600
+    waiting = [
+        asyncio.ensure_future(collect(feed, feed.tail, 1)),
+        asyncio.ensure_future(collect(feed, 0, 2)),  # took its one change, then waits for more
+        asyncio.ensure_future(anext(feed.follow(feed.tail, heartbeat_s=3600, until=far), "ended")),
+    ]
+    await asyncio.sleep(0)  # all of them reach their wait
+
+    feed.release_followers()
+
+    done = await asyncio.wait_for(asyncio.gather(*waiting), DEADLINE_S)
+    assert [[c.seq for c in done[0]], [c.seq for c in done[1]], done[2]] == [[], [1], "ended"]
+    late = await asyncio.wait_for(collect(feed, 0, 2), DEADLINE_S)  # still gets what was missed
+    assert [c.seq for c in late] == [1]

@@ -2,6 +2,7 @@ import asyncio
 import json
 
 import pytest
+from prometheus_client import REGISTRY
 
 from models.applications import ApplicationCreate
 from models.audit import AuditContext
@@ -11,10 +12,25 @@ from services.applications import ApplicationService
 from services.change_feed import ChangeFeed
 from services.configurations import ConfigurationService
 from services.watches import ConfigurationWatcher
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.anyio
 
 ME = AuditContext(actor="tester")
+
+
+def open_long_polls() -> float:
+    return REGISTRY.get_sample_value("configsvc_open_watchers", {"kind": "long_poll"})
+
+
+async def once_waiting(wait, then):
+    """Start `wait`, and do `then` once the watcher waits: a change made before it has read
+    the configuration would be its starting point, not a change that ends the wait."""
+    before = open_long_polls()
+    waiting = asyncio.ensure_future(wait)
+    await wait_until_async(lambda: open_long_polls() > before, what="the watcher waits")
+    await then()
+    return await waiting
 
 
 @pytest.fixture
@@ -40,11 +56,10 @@ async def test_newer_is_answered_at_once(setup):
 async def test_a_change_ends_the_wait(setup):
     watcher, configurations, created = setup
 
-    async def change_soon():
-        await asyncio.sleep(0.1)
+    async def change():
         await configurations.update(created.id, ConfigurationUpdate(config={"n": 2}), ME)
 
-    (latest, changed), _ = await asyncio.gather(watcher.wait_for_change(created.id, None, 10), change_soon())
+    latest, changed = await once_waiting(watcher.wait_for_change(created.id, None, 30), change)
 
     assert (json.loads(latest.body)["config"], latest.etag, changed) == ({"n": 2}, '"2"', True)
 
@@ -58,9 +73,8 @@ async def test_no_change_until_the_timeout(setup):
 async def test_deletion_while_waiting_is_not_found(setup):
     watcher, configurations, created = setup
 
-    async def delete_soon():
-        await asyncio.sleep(0.1)
+    async def delete():
         await configurations.delete(created.id, ME)
 
     with pytest.raises(ConfigurationNotFound):
-        await asyncio.gather(watcher.wait_for_change(created.id, 1, 10), delete_soon())
+        await once_waiting(watcher.wait_for_change(created.id, 1, 30), delete)

@@ -11,6 +11,7 @@ from main import create_app
 from tests.apps import async_client, settings_for
 from tests.postgres import admin_connection
 from tests.server import running_service, scraped
+from tests.waiting import DEADLINE_S, wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -30,9 +31,7 @@ def hits() -> float:
 async def settled(app, changes: int) -> None:
     """Until the feed has heard of the writes so far: until then, a read's fill may be
     refused, rightly, by the drop that hearing of them brings."""
-    async with asyncio.timeout(5):
-        while app.state.feed.tail < changes:
-            await asyncio.sleep(0.01)
+    await wait_until_async(lambda: app.state.feed.tail >= changes, what=f"the feed hears of {changes} writes")
 
 
 async def test_reads_are_served_from_the_cache_and_writes_are_seen_at_once(database_url):
@@ -80,18 +79,18 @@ async def test_a_listener_reconnect_empties_the_cache(database_url):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE application_name = 'config-service-listener' AND datname = current_database()"
             )
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(DEADLINE_S):
             while (await client.get(url)).json()["name"] != "changed behind its back":
                 await asyncio.sleep(0.02)
         before = hits()
-        async with asyncio.timeout(10):  # back in use once the listener is back
+        async with asyncio.timeout(DEADLINE_S):  # back in use once the listener is back
             while hits() == before:
                 await client.get(url)
                 await asyncio.sleep(0.02)
         assert app.state.feed.tail >= 2
 
 
-def test_a_write_through_another_process_reaches_this_ones_cache_within_a_second(database_url):
+def test_a_write_through_another_process_reaches_this_ones_cache_within_moments(database_url):
     env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
     with running_service(env) as writer, running_service(env) as reader:
         app_id = httpx.post(f"{writer}/api/v1/applications", json={"name": "payments"}).json()["id"]
@@ -101,7 +100,7 @@ def test_a_write_through_another_process_reaches_this_ones_cache_within_a_second
 
         # Read until the reader answers from its cache (a fill is refused while the reader
         # has not yet heard of the writes above): what the write must then reach.
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + DEADLINE_S
         while True:
             before = scraped(reader, "configsvc_cache_hits_total")
             assert httpx.get(url).json()["version"] == 1
@@ -113,7 +112,9 @@ def test_a_write_through_another_process_reaches_this_ones_cache_within_a_second
         httpx.put(f"{writer}{CONFIGURATIONS}/{config_id}", json={"config": {"n": 2}})
         written = time.monotonic()
         while httpx.get(url).json()["version"] != 2:
-            assert time.monotonic() - written < 1, "the reader kept serving the old version"
+            # Under a second on an idle machine. The bound leaves room for a busy one, and stays
+            # under the 10 s poll that would bring the change had the notification been lost.
+            assert time.monotonic() - written < 5, "the reader kept serving the old version"
             time.sleep(0.005)
 
 

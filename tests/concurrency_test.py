@@ -7,6 +7,7 @@ import pytest
 
 from main import create_app
 from tests.apps import async_client, settings_for
+from tests.waiting import DEADLINE_S
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +77,7 @@ async def test_two_hundred_concurrent_requests_on_a_pool_of_five_give_no_5xx(app
 
         responses = await asyncio.gather(*(request(i) for i in range(200)))
         # No connection leaked: the pool goes quiet (the change feed may still be reading).
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(DEADLINE_S):
             while (pool := (await client.get("/health/db")).json()["pool"])["in_use"]:
                 await asyncio.sleep(0.05)
 

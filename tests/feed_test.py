@@ -10,6 +10,7 @@ import pytest
 from main import SHUTDOWN_GRACE_S
 from tests.server import running_service, scraped
 from tests.sse import EventStream
+from tests.waiting import DEADLINE_S, wait_until
 
 FAST = {"SSE_HEARTBEAT_SECONDS": "0.5", "LOG_LEVEL": "warning"}
 
@@ -118,8 +119,8 @@ def test_a_stream_for_one_application_resumes_across_its_deletion(service):
 
 def test_idle_streams_get_heartbeats(service):
     with EventStream(f"{api(service)}/events") as stream:
-        assert stream.comments.get(timeout=5) == "stream open"
-        assert stream.comments.get(timeout=5) == "heartbeat"
+        assert stream.comments.get(timeout=DEADLINE_S) == "stream open"
+        assert stream.comments.get(timeout=DEADLINE_S) == "heartbeat"
 
 
 @pytest.mark.parametrize(
@@ -183,7 +184,7 @@ def test_a_write_through_one_process_reaches_watchers_of_another(database_url):
             poll.start()
             httpx.put(f"{api(writer_url)}/configurations/{config['id']}", json={"config": {"n": 2}})
             event = stream.next()
-            poll.join(10)
+            poll.join(DEADLINE_S)
 
     assert (event["action"], event["version"]) == ("configuration.updated", 2)
     assert result["response"].status_code == 200
@@ -196,14 +197,13 @@ def test_a_watcher_still_hears_the_next_change_after_the_database_restarts(datab
         with EventStream(f"{api(url)}/events") as stream:
             stoppable_postgres.stop()
             stoppable_postgres.start_again()
-            response = None
-            for _ in range(50):  # until the service's pool has reconnected
-                response = httpx.put(f"{api(url)}/applications/{app_id}", json={"comments": "after restart"})
-                if response.status_code == 200:
-                    break
-                threading.Event().wait(0.2)
-            assert response.status_code == 200
-            event = stream.next(timeout=15)
+
+            def written_after_the_restart() -> bool:  # once the service's pool has reconnected
+                comments = {"comments": "after restart"}
+                return httpx.put(f"{api(url)}/applications/{app_id}", json=comments).status_code == 200
+
+            wait_until(written_after_the_restart)
+            event = stream.next(timeout=DEADLINE_S)
     assert (event["action"], event["version"]) == ("application.updated", 2)
 
 
@@ -211,13 +211,10 @@ def open_watchers(url: str, kind: str) -> float:
     return scraped(url, "configsvc_open_watchers", kind=kind)
 
 
-def settles_at(url: str, kind: str, count: float, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while open_watchers(url, kind) != count:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+def wait_for_open(url: str, kind: str, count: float, timeout_s: float = DEADLINE_S) -> None:
+    wait_until(
+        lambda: open_watchers(url, kind) == count, timeout_s=timeout_s, what=f"{count:g} open ({kind})"
+    )
 
 
 def raw_get(url: str, path: str) -> socket.socket:
@@ -234,12 +231,12 @@ def test_long_polls_end_when_their_clients_leave(service):
     config_id = new_configuration(service, app_id, "db", {})["id"]
     path = f"/api/v1/configurations/{config_id}?wait=30&version=1"
     clients = [raw_get(service, path) for _ in range(10)]
-    assert settles_at(service, "long_poll", 10, within_s=5)
+    wait_for_open(service, "long_poll", 10)
 
     for client in clients:
         client.close()
 
-    assert settles_at(service, "long_poll", 0, within_s=2)
+    wait_for_open(service, "long_poll", 0, timeout_s=15)  # well before the 27-30 s they would wait
 
 
 def test_a_filtered_stream_ends_when_its_client_leaves_while_others_change(database_url):
@@ -250,13 +247,14 @@ def test_a_filtered_stream_ends_when_its_client_leaves_while_others_change(datab
             for name in ("payments", "other")
         )
         stream = raw_get(url, f"/api/v1/events?application_id={mine}")
-        assert settles_at(url, "stream", 1, within_s=5)
+        wait_for_open(url, "stream", 1)
         stream.close()
 
-        deadline = time.monotonic() + 2
-        while open_watchers(url, "stream") and time.monotonic() < deadline:
+        def ended_while_others_change() -> bool:  # long before its first heartbeat, due in 60 s
             httpx.put(f"{api(url)}/applications/{other}", json={"comments": str(time.monotonic())})
-        assert open_watchers(url, "stream") == 0
+            return open_watchers(url, "stream") == 0
+
+        wait_until(ended_while_others_change)
 
 
 def test_open_streams_do_not_hold_up_shutdown(database_url):

@@ -22,6 +22,7 @@ class FreezableProxy:
         self._flowing = threading.Event()
         self._flowing.set()
         self._sockets: list[socket.socket] = []
+        self.accepted = 0  # connections accepted so far: a client's connect is under way
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         threading.Thread(target=self._accept, daemon=True).start()
@@ -59,6 +60,7 @@ class FreezableProxy:
             upstream = socket.socket(self._family, socket.SOCK_STREAM)
             upstream.connect(self._address)
             self._sockets += [client, upstream]
+            self.accepted += 1
             for source, target in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
 

@@ -6,12 +6,14 @@ import threading
 
 import httpx
 
+from tests.waiting import DEADLINE_S
+
 
 class EventStream:
     def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.events: queue.Queue[dict] = queue.Queue()
         self.comments: queue.Queue[str] = queue.Queue()
-        self._client = httpx.Client(timeout=httpx.Timeout(10, read=None))
+        self._client = httpx.Client(timeout=httpx.Timeout(DEADLINE_S, read=None))
         self._response = self._client.send(
             self._client.build_request("GET", url, headers=headers), stream=True
         )
@@ -20,10 +22,10 @@ class EventStream:
         if self.status_code == 200:
             threading.Thread(target=self._read, daemon=True).start()
 
-    def next(self, timeout: float = 10) -> dict:
+    def next(self, timeout: float = DEADLINE_S) -> dict:
         return self.events.get(timeout=timeout)
 
-    def take(self, count: int, timeout: float = 10) -> list[dict]:
+    def take(self, count: int, timeout: float = DEADLINE_S) -> list[dict]:
         return [self.next(timeout) for _ in range(count)]
 
     def close(self) -> None:

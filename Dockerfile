@@ -3,7 +3,7 @@
 # Build: the locked dependencies, in a virtual environment of their own.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIPENV_VENV_IN_PROJECT=1
-RUN pip install pipenv
+RUN pip install "pipenv>=2026.4"  # reads the Python range in the Pipfile
 WORKDIR /app
 COPY Pipfile Pipfile.lock ./
 RUN pipenv sync

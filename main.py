@@ -17,13 +17,17 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from api import health
 from api import metrics as metrics_endpoint
 from api.cached_reads import CachedReadsMiddleware
+from api.compression import compression
+from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.hosts import AllowedHostsMiddleware, allowed_host_names
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.protocol import ON_SHUTDOWN, READ_TIMEOUT_S
 from api.schema import build_openapi
 from api.v1.router import include_api_v1
 from config import metrics
@@ -43,8 +47,8 @@ from services.watches import ConfigurationWatcher
 
 VERSION = "1.0.0"
 CHANGES_CHANNEL = "config_changes"  # the channel sql/0004.change-feed.sql notifies
-# Open event streams and long polls never end by themselves: at shutdown they get this
-# long to finish, then are cut (clients reconnect and resume).
+# At shutdown, long polls are answered and event streams end at once (api/protocol.py);
+# whatever request is still running this long after is cut.
 SHUTDOWN_GRACE_S = 5
 GAUGES_EVERY_S = 1.0
 
@@ -105,7 +109,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.watcher = ConfigurationWatcher(configurations, feed)
         gauges = asyncio.get_running_loop().create_task(_publish_gauges(db))
         opened.callback(gauges.cancel)
-        yield
+        # For the server (api/protocol.py): as shutdown begins, long polls and event streams
+        # end at once, answered as usual, rather than being cut when the grace runs out.
+        yield {READ_TIMEOUT_S: settings.request_read_timeout_s, ON_SHUTDOWN: feed.release_followers}
 
 
 async def _publish_gauges(db: Database) -> None:
@@ -120,6 +126,8 @@ def create_app(settings: Settings) -> FastAPI:
         version=VERSION,
         description="Applications and their named JSON configurations.",
         lifespan=lifespan,
+        docs_url=None,  # served by api/docs.py, with the assets from here rather than a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     # Made here, not in the lifespan: the fast read path below is built before that runs.
@@ -128,9 +136,15 @@ def create_app(settings: Settings) -> FastAPI:
     include_api_v1(app)
     app.include_router(health.router)
     app.include_router(metrics_endpoint.router)
+    install_docs(app)
     templates, reads = _route_index(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Inside the fast read path, which compresses its cached bodies once per version itself.
+    app.add_middleware(compression)
     app.add_middleware(CachedReadsMiddleware, cache=app.state.cache, routes=reads)
+    host_names = allowed_host_names(settings)
+    if host_names is not None:
+        app.add_middleware(AllowedHostsMiddleware, names=host_names)
     # Added last, so outermost: it sees every response, errors included.
     app.add_middleware(RequestContextMiddleware, route_templates=templates)
     app.openapi = lambda: build_openapi(app)
@@ -145,10 +159,14 @@ CACHED_READS = {
 
 def _route_index(app: FastAPI) -> tuple[dict[int, str], dict[str, object]]:
     """Each route's full path template (a route in the scope knows only its own part), and
-    the routes the fast read path answers for."""
+    the routes the fast read path answers for. A route that is not FastAPI's is found by its
+    endpoint (api/middleware.py): a Route's function, a Mount's app."""
     templates, reads = {}, {}
     for context in iter_route_contexts(app.routes):
-        templates[id(context.original_route)] = context.path_format
+        route = context.original_route
+        templates[id(route)] = context.path_format
+        if not isinstance(route, APIRoute):
+            templates[id(getattr(route, "endpoint", None) or route.app)] = context.path_format
         if context.path_format in CACHED_READS and "GET" in getattr(context.original_route, "methods", ()):
             reads[CACHED_READS[context.path_format]] = context.original_route
     return templates, reads
@@ -189,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        http="api.protocol:ServiceProtocol",
+        # uvicorn refuses a request once this many connections are open, its own included.
+        limit_concurrency=settings.max_connections + 1,
     )
     return 0
 

@@ -12,9 +12,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 
 from database.errors import DatabaseUnavailable
 from models.errors import Conflict, DomainError, InvalidChange, NotFound, PreconditionFailed
@@ -107,17 +109,55 @@ async def _database_unavailable(request: Request, error: DatabaseUnavailable) ->
     return problem(503, "database-unavailable", error.detail, headers=headers)
 
 
-async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+def unparseable(error: BaseException | None) -> str:
+    """Why a body could not be read as JSON, in the request's terms (not the parser's)."""
+    if isinstance(error, RecursionError):
+        return "The body is nested too deeply to read"
+    if isinstance(error, UnicodeDecodeError):
+        return "The body is not valid UTF-8"
+    return "The body is not valid JSON"
+
+
+NOTHING_HERE = "Nothing here; the API is under /api/v1, its documentation at /docs"
+# The order methods are listed in, in Allow and in the detail of a 405.
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+async def _http_error(request: Request, error: HTTPException) -> Response:
+    if isinstance(error.__cause__, ClientDisconnect):  # FastAPI's word for a body cut short
+        return await _client_disconnect(request, error.__cause__)
     if error.status_code == 400:
         # Only FastAPI raises a bare 400: a body it could not parse at all (bad UTF-8,
         # nesting or numbers beyond the parser). Shown like any other invalid body.
-        cause = str(error.__cause__ or error.detail)
-        return _invalid(
-            [FieldError(location="body", field="", message=f"Unparseable body: {cause}", type="json_invalid")]
-        )
+        message = unparseable(error.__cause__)
+        return _invalid([FieldError(location="body", field="", message=message, type="json_invalid")])
+    if error.status_code == 404:  # raised by the router only: no route has this path
+        return problem(404, "not-found", NOTHING_HERE)
+    if error.status_code == 405:
+        return _method_not_allowed(request)
     phrase = status_phrase(error.status_code)
     detail = None if error.detail == phrase else error.detail
     return problem(error.status_code, _kebab(phrase.replace(" ", "")), detail, headers=error.headers)
+
+
+def _method_not_allowed(request: Request) -> JSONResponse:
+    # Starlette's Allow names the methods of the first route matching the path; a path
+    # served by several routes (GET and POST /configurations) has them all.
+    allowed: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        match, _ = context.matches(request.scope)
+        if match is not Match.NONE:
+            allowed.update(getattr(context.original_route, "methods", None) or ())
+    methods = sorted(
+        allowed, key=lambda method: _METHOD_ORDER.index(method) if method in _METHOD_ORDER else 99
+    )
+    listed = ", ".join(methods)
+    return problem(
+        405,
+        "method-not-allowed",
+        f"{request.method} is not a method of {request.url.path}; its methods are {listed}",
+        headers={"Allow": listed},
+    )
 
 
 async def _client_disconnect(request: Request, error: ClientDisconnect) -> Response:
@@ -147,8 +187,21 @@ def _dotted(path: list[Any]) -> str:
     return text.lstrip(".")
 
 
+# pydantic's words for these speak of Python; a client sent JSON.
+_JSON_TERMS = {
+    "dict_type": "Input should be a JSON object",
+    "model_type": "Input should be a JSON object",
+    "model_attributes_type": "Input should be a JSON object",
+    "list_type": "Input should be a JSON array",
+    "extra_forbidden": "Unknown field",
+}
+
+
 def _field_error(location: str, path: list[Any], error: dict[str, Any]) -> FieldError:
-    message = error["msg"].removeprefix("Value error, ")
+    message = _JSON_TERMS.get(error["type"]) if error["msg"].startswith(("Input should", "Extra")) else None
+    message = message or error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("literal_error", "enum"):
+        message = re.sub(r"'([^']*)'", r'"\1"', message)  # quoted as JSON quotes, as everywhere
     if error["type"] == "json_invalid":
         # The location is a character offset into the body, not a field.
         path = []

@@ -145,3 +145,101 @@ def test_framework_http_errors_become_problems(client):
     assert not_allowed.status_code == 405
     assert not_allowed.headers["allow"] == "POST"
     assert not_allowed.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.anyio
+async def test_a_body_cut_short_is_the_client_leaving_not_a_bad_body():
+    app = FastAPI()
+    install_error_handlers(app)
+
+    class Body(BaseModel):
+        n: int
+
+    @app.post("/body")
+    async def body(body: Body):
+        return body
+
+    messages = iter(
+        [{"type": "http.request", "body": b'{"n":', "more_body": True}, {"type": "http.disconnect"}]
+    )
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"20")]
+    scope = {"type": "http", "method": "POST", "path": "/body", "headers": headers, "query_string": b""}
+    await app(scope, receive, send)
+
+    assert sent[0]["status"] == 499  # FastAPI alone would call it a 400, an unparseable body
+
+
+@pytest.fixture
+def two_routes_one_path():
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/things")
+    async def list_things():
+        return []
+
+    @app.post("/things")
+    async def add_thing():
+        return {}
+
+    with sync_client(app) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "DELETE", "PUT"])
+def test_a_405_allows_every_method_of_the_path_and_says_so(two_routes_one_path, method):
+    response = two_routes_one_path.request(method, "/things")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"  # Starlette alone: the first route's, "GET"
+    assert response.json()["detail"] == f"{method} is not a method of /things; its methods are GET, POST"
+
+
+@pytest.mark.parametrize("path", ["/", "/api", "/nowhere"])
+def test_a_path_nobody_serves_points_to_the_api_and_its_docs(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json()["detail"] == "Nothing here; the API is under /api/v1, its documentation at /docs"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "The body is nested too deeply to read"),
+        (b'{"n": "\xff"}', "The body is not valid UTF-8"),
+    ],
+)
+def test_an_unreadable_body_is_explained_in_the_request_s_terms(client, body, message):
+    response = client.post("/body", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["message"] == message  # not "maximum recursion depth exceeded while decoding…"
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        ({"type": "dict_type", "msg": "Input should be a valid dictionary"}, "Input should be a JSON object"),
+        (
+            {
+                "type": "model_attributes_type",
+                "msg": "Input should be a valid dictionary or object to extract",
+            },
+            "Input should be a JSON object",
+        ),
+        ({"type": "list_type", "msg": "Input should be a valid list"}, "Input should be a JSON array"),
+        ({"type": "extra_forbidden", "msg": "Extra inputs are not permitted"}, "Unknown field"),
+        ({"type": "literal_error", "msg": "Input should be 'a' or 'b'"}, 'Input should be "a" or "b"'),
+        ({"type": "dict_type", "msg": "A merge patch is a JSON object"}, "A merge patch is a JSON object"),
+    ],
+)
+def test_pydantic_s_words_become_the_request_s(error, message):
+    assert _field_error("body", ["x"], {"loc": ("body", "x")} | error).message == message

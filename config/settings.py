@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # Host names (comma-separated) that requests may name in their Host header, besides the
+    # localhost names and HOST itself; `*`: any. Refusing others stops DNS rebinding.
+    allowed_hosts: str = ""
+    # Longest a request may take to arrive, head and body, from its first byte.
+    request_read_timeout_s: float = Field(30, gt=0)
+    # Most connections one process serves at once (idle event streams count); beyond, 503.
+    max_connections: int = Field(10_000, ge=1)
     migrate_on_start: bool = True
     # Longest a long poll (?wait=) is held, whatever the client asks for.
     max_wait_seconds: float = Field(300, ge=0)
@@ -40,11 +47,21 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(1, ge=1, le=64)
     # Rendered configurations and applications kept per process (0: no cache).
     cache_entries: int = Field(10_000, ge=0)
+    # An unknown body member or query parameter: a 400 (reject), or ignored with a Warning
+    # header (warn), for older clients that send what this version no longer knows.
+    unknown_fields: Literal["reject", "warn"] = "reject"
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: str) -> str:
+        if "/" in value or not value.isascii():
+            raise ValueError("must be host names separated by commas: ASCII (punycode), no scheme or path")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -74,12 +91,15 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def describe(error: ValidationError) -> str:
-    lines = []
+    """One plain sentence per problem: our own checks' words as they are (pydantic puts
+    "Value error, " before them), a field's problem after the setting's name."""
+    sentences = []
     for problem in error.errors():
         field = ".".join(str(part) for part in problem["loc"]).upper()
-        name = field or "settings"
-        lines.append(f"invalid setting {name}: {problem['msg']}")
-    return "; ".join(lines)
+        message = problem["msg"].removeprefix("Value error, ")
+        sentence = f"invalid setting {field}: {message}" if field else message
+        sentences.append(sentence if sentence.endswith(".") else f"{sentence}.")
+    return " ".join(sentences)
 
 
 @lru_cache

@@ -70,3 +70,26 @@ def test_production_refuses_the_embedded_database(monkeypatch):
 def test_an_empty_database_url_means_embedded(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "")
     assert load_settings().database_url is None
+
+
+def test_a_rule_across_settings_reads_as_one_plain_sentence(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == "DATABASE_URL is required when ENVIRONMENT=production."
+
+
+def test_a_field_check_of_ours_reads_without_pydantics_prefix(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "mysql://db/x")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == "invalid setting DATABASE_URL: must be a postgresql:// URL."
+
+
+def test_slow_and_many_clients_are_bounded_by_default(monkeypatch):
+    settings = load_settings()
+    assert (settings.request_read_timeout_s, settings.max_connections) == (30, 10_000)
+    assert settings.allowed_hosts == ""  # the local names and HOST only (api/hosts.py)
+    monkeypatch.setenv("MAX_CONNECTIONS", "0")
+    with pytest.raises(SettingsError, match="invalid setting MAX_CONNECTIONS"):
+        load_settings()

@@ -45,6 +45,7 @@ class ChangeFeed:
         self._catching_up: asyncio.Task | None = None
         self._polling: asyncio.Task | None = None
         self._subscribers: list[Callable[[ChangeEvent], None]] = []
+        self._released = False
 
     def subscribe(self, subscriber: Callable[[ChangeEvent], None]) -> None:
         """Call `subscriber` with every change as it becomes known, before waiters wake."""
@@ -61,6 +62,13 @@ class ChangeFeed:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    def release_followers(self) -> None:
+        """The service is stopping: every follow() ends now, and any begun from now on
+        ends at once, as if its time were up. Long polls are answered as at their timeout and
+        event streams end cleanly, instead of being cut when the server's grace runs out."""
+        self._released = True
+        self._changed.set()
 
     def notify(self, payload: str | None = None) -> None:
         """A change was committed (the payload: its number). Fetch what is new."""
@@ -90,8 +98,8 @@ class ChangeFeed:
         """Every change after `after` that is `wanted` (default: all), in order, as it
         becomes known. With `heartbeat_s`, None whenever that long has passed since the
         consumer last took something, so its quiet spells are bounded whatever other
-        changes pass by unwanted. Ends at loop time `until`, if given; never yields None
-        without `heartbeat_s`."""
+        changes pass by unwanted. Ends at loop time `until`, if given, or once the feed
+        releases its followers; never yields None without `heartbeat_s`."""
         loop = asyncio.get_running_loop()
         cursor = after
         beat_at = None if heartbeat_s is None else loop.time() + heartbeat_s
@@ -104,7 +112,7 @@ class ChangeFeed:
                     yield event
                     if heartbeat_s is not None:  # from when the consumer is back for more
                         beat_at = loop.time() + heartbeat_s
-            if _reached(until, loop):
+            if self._released or _reached(until, loop):
                 return
             if beat_at is not None and _reached(beat_at, loop):
                 yield None

@@ -21,6 +21,7 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
         "migrate_on_start": False,
         "db_min_connections": 1,
         "db_max_connections": 5,
+        "allowed_hosts": "testserver",  # the name httpx gives the app it calls in-process
         "_env_file": None,  # a developer's .env must not change what the tests see
     }
     return load_settings(**(values | overrides))

@@ -1,3 +1,4 @@
+import logging
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -7,12 +8,16 @@ from fastapi.exceptions import RequestValidationError
 from api.deps import Applications, AppSettings, Feed
 from api.errors import problem_responses
 from api.sse import HEARTBEAT, OPENING, EventStreamResponse, frame
+from api.strict import StrictRoute
 from config import metrics
+from database.errors import DatabaseUnavailable
 from models.changes import MAX_SEQ, ChangeEvent
 from models.ids import Ulid
 from services.change_feed import ChangeFeed
 
-router = APIRouter(prefix="/events", tags=["events"])
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/events", tags=["events"], route_class=StrictRoute)
 
 EVENT_STREAM = {
     200: {
@@ -46,7 +51,10 @@ async def stream_events(
     after = _resume_point(last_event_id, since, feed)
     if application_id is not None:
         await applications.require_known(application_id)  # 404 for one never seen
-    return EventStreamResponse(_stream(feed, after, application_id, settings.sse_heartbeat_seconds))
+    # Read before the response begins: while the database is down, a resume is refused
+    # with 503 and Retry-After, rather than answered 200 and cut.
+    missed = await feed.changes_after(after)
+    return EventStreamResponse(_stream(feed, after, missed, application_id, settings.sse_heartbeat_seconds))
 
 
 def _resume_point(last_event_id: str | None, since: int | None, feed: ChangeFeed) -> int:
@@ -69,17 +77,26 @@ def _invalid_last_event_id(message: str, kind: str) -> RequestValidationError:
 
 
 async def _stream(
-    feed: ChangeFeed, after: int, application_id: str | None, heartbeat_s: float
+    feed: ChangeFeed, after: int, missed: list[ChangeEvent], application_id: str | None, heartbeat_s: float
 ) -> AsyncIterator[bytes]:
     def wanted(change: ChangeEvent) -> bool:
-        return change.application_id == application_id
+        return application_id is None or change.application_id == application_id
 
     with metrics.WATCHERS.labels("stream").track_inprogress():
         yield OPENING
+        for change in filter(wanted, missed):
+            yield frame(change)
         # Filtered in the feed, so other applications' changes, which send this client
         # nothing, do not put its heartbeat off.
         changes = feed.follow(
-            after, wanted=None if application_id is None else wanted, heartbeat_s=heartbeat_s
+            missed[-1].seq if missed else after,
+            wanted=None if application_id is None else wanted,
+            heartbeat_s=heartbeat_s,
         )
-        async for change in changes:
-            yield HEARTBEAT if change is None else frame(change)
+        try:
+            async for change in changes:
+                yield HEARTBEAT if change is None else frame(change)
+        except DatabaseUnavailable as error:
+            # Once the stream is open, only a long replay or a stream far behind reads the
+            # database. It ends; the client resumes from its last id (503 while this lasts).
+            logger.warning("event stream ended: %s", error.detail)

@@ -68,6 +68,18 @@ def test_bad_settings_stop_the_command_with_a_message(monkeypatch, capsys):
     assert "invalid setting DB_MAX_CONNECTIONS" in capsys.readouterr().err
 
 
+def test_production_without_a_database_stops_the_command_with_one_sentence(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)  # away from any .env of the developer's
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "production")
+
+    assert main.main([]) == 2
+
+    assert (
+        capsys.readouterr().err == "config-service: DATABASE_URL is required when ENVIRONMENT=production.\n"
+    )
+
+
 def service_connections(database_url: str) -> int:
     with admin_connection(database_url) as conn, conn.cursor() as cursor:
         cursor.execute(

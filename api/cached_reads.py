@@ -9,15 +9,18 @@ as its route does: its ETag is its own version, which does not change when a con
 is added or removed, so a 304 could hide a new `configuration_ids`. Anything else (a miss,
 a query string such as a long poll's, another method, a configuration read with a malformed
 If-None-Match) goes on to the application, which answers as usual and fills the cache.
+A body of 1 KB or more goes gzip-compressed to a client that accepts it, as the compression
+middleware further in would send it, from a copy compressed once per version.
 """
 
 import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.compression import accepts_gzip
 from models.ids import normalize_id
 from models.preconditions import VersionCondition
-from services.cache import Kind, RepresentationCache
+from services.cache import Kind, Representation, RepresentationCache
 
 _PATH = re.compile(r"/api/v1/(configurations|applications)/([^/]+)")
 _KINDS: dict[str, Kind] = {"configurations": "configuration", "applications": "application"}
@@ -56,9 +59,19 @@ class CachedReadsMiddleware:
                 await send({"type": "http.response.body", "body": b""})
                 return True
         scope["route"] = self.routes[kind]
-        await send({"type": "http.response.start", "status": 200, "headers": cached.headers})
-        await send({"type": "http.response.body", "body": cached.body})
+        headers, body = _head_and_body(cached, scope)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
         return True
+
+
+def _head_and_body(cached: Representation, scope: Scope) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """As the route, through the compression middleware, would send it (api/compression.py)."""
+    if not cached.compressible:  # the common case: one length check, no header scan
+        return cached.headers, cached.body
+    if accepts_gzip(scope):
+        return cached.gzipped
+    return cached.uncompressed_headers, cached.body
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -4,9 +4,13 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
+from starlette.types import Receive, Scope, Send
 
-from models.preconditions import VersionCondition, etag
+from api.compression import accepts_gzip
+from models.preconditions import CONDITION_PATTERN, VersionCondition, etag
 from services.cache import Representation
+
+CONDITION_SCHEMA = {"pattern": CONDITION_PATTERN}
 
 
 def _parse(header: str, value: str | None) -> VersionCondition | None:
@@ -23,7 +27,11 @@ def _parse(header: str, value: str | None) -> VersionCondition | None:
 async def _if_match(
     if_match: Annotated[
         str | None,
-        Header(alias="If-Match", description='Change only if the current version is this one: "3" (or *)'),
+        Header(
+            alias="If-Match",
+            description='Change only if the current version is this one: "3" (or *)',
+            json_schema_extra=CONDITION_SCHEMA,
+        ),
     ] = None,
 ) -> VersionCondition | None:
     return _parse("If-Match", if_match)
@@ -32,7 +40,11 @@ async def _if_match(
 async def _if_none_match(
     if_none_match: Annotated[
         str | None,
-        Header(alias="If-None-Match", description='Answer 304 if the current version is this one: "3"'),
+        Header(
+            alias="If-None-Match",
+            description='Answer 304 if the current version is this one: "3"',
+            json_schema_extra=CONDITION_SCHEMA,
+        ),
     ] = None,
 ) -> VersionCondition | None:
     return _parse("If-None-Match", if_none_match)
@@ -47,12 +59,25 @@ def if_none_match_of(request: Request) -> VersionCondition | None:
     return _parse("If-None-Match", request.headers.get("if-none-match"))
 
 
-def representation_response(representation: Representation) -> Response:
+class RepresentationResponse(Response):
     """The rendered JSON as it is, with its ETag: no model, no serializer on the way, and
-    the same head the fast read path sends (api/cached_reads.py)."""
-    response = Response(representation.body)
-    response.raw_headers = list(representation.headers)
-    return response
+    the same head the fast read path sends (api/cached_reads.py). Gzip-compressed for a
+    client that accepts it, with the copy compressed once per version (api/compression.py)."""
+
+    def __init__(self, representation: Representation) -> None:
+        super().__init__(representation.body)
+        self.raw_headers = list(representation.headers)
+        self.representation = representation
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.representation.compressible and accepts_gzip(scope):
+            headers, self.body = self.representation.gzipped
+            self.raw_headers = list(headers)
+        await super().__call__(scope, receive, send)
+
+
+def representation_response(representation: Representation) -> Response:
+    return RepresentationResponse(representation)
 
 
 def set_etag(response: Response, version: int) -> None:

@@ -54,3 +54,27 @@ def test_the_data_path_is_measured(client):
     } <= names
     assert found[("configsvc_db_pool_connections", (("state", "max"),))] == 5
     assert found[("configsvc_db_unit_duration_seconds_count", (("kind", "write"),))] >= 1
+
+
+def test_the_documentation_is_counted_by_route_not_as_unmatched(client):
+    pages = ("/docs", "/redoc", "/openapi.json", "/static/swagger-ui/swagger-ui.css")
+    before = samples(client)
+    for path in pages:
+        assert client.get(path).status_code == 200
+    after = samples(client)
+
+    def counted(route):
+        key = ("configsvc_http_requests_total", (("method", "GET"), ("route", route), ("status", "200")))
+        return after.get(key, 0) - before.get(key, 0)
+
+    routes = ("/docs", "/redoc", "/openapi.json", "/static/{path}")
+    assert [counted(route) for route in routes] == [1, 1, 1, 1]
+    assert counted("unmatched") == 0
+
+
+def test_no_created_series_are_exposed(client):
+    client.get("/health")
+
+    text = client.get("/metrics").text
+
+    assert "_created" not in text

@@ -91,7 +91,9 @@ class RequestContextMiddleware:
             await internal_error()(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = self.route_templates.get(id(scope.get("route")), "unmatched")
+            # Starlette's own routes and mounts (the OpenAPI document, /static) leave only
+            # their endpoint in the scope; FastAPI's routes leave themselves.
+            route = self.route_templates.get(id(scope.get("route") or scope.get("endpoint")), "unmatched")
             _observe(scope["method"], route, status, seconds)
             duration_ms = round(seconds * 1000, 2)
             if access_log.isEnabledFor(logging.INFO):

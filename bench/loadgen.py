@@ -32,6 +32,9 @@ class BadResponse(Exception):
     """Not a response this reader understands: the connection is out of step."""
 
 
+_GET_HEADERS = {"not-modified": 'If-None-Match: "1"\r\n', "gzip": "Accept-Encoding: gzip\r\n"}
+
+
 @dataclass(frozen=True)
 class Plan:
     """What every connection does; sent to the worker processes."""
@@ -39,7 +42,7 @@ class Plan:
     host: str
     port: int
     paths: list[str]
-    mode: str  # get | not-modified | put
+    mode: str  # get | gzip | not-modified | put
     expect: int | None  # the status wanted; None: any 2xx
     seconds: float
     timeout_s: float
@@ -50,8 +53,8 @@ class Plan:
             body = f'{{"config": {{"writer": {os.getpid()}, "n": {next(_sequence)}}}}}'.encode()
             head = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             return f"PUT {path} HTTP/1.1\r\nHost: {self.host}\r\n{head}\r\n".encode() + body
-        condition = 'If-None-Match: "1"\r\n' if self.mode == "not-modified" else ""
-        return f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{condition}\r\n".encode()
+        extra = _GET_HEADERS.get(self.mode, "")
+        return f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{extra}\r\n".encode()
 
     def unexpected(self, status: int) -> bool:
         return status != self.expect if self.expect is not None else not 200 <= status < 300

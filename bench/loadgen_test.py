@@ -127,3 +127,12 @@ def test_workers_that_never_report_are_errors_not_a_hang():
     assert total.socket_errors == 5
     assert time.monotonic() - started < SECONDS + OVERHEAD_S
     assert not sleeper.is_alive()
+
+
+def test_each_get_mode_sends_its_header():
+    def request(mode: str) -> bytes:
+        return loadgen.Plan("h", 1, ["/x"], mode, None, 1, 1).request()
+
+    assert b"Accept-Encoding: gzip\r\n" in request("gzip")
+    assert b'If-None-Match: "1"\r\n' in request("not-modified")
+    assert request("get") == b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"

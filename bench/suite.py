@@ -39,6 +39,18 @@ SAMPLE_CONFIG = {
     "endpoints": [f"https://api-{n}.internal/v2" for n in range(6)],
     "labels": {"team": "payments", "tier": "critical", "region": "eu-west-1"},
 }
+# A large configuration, about 4 KB rendered: sent gzip-compressed (to about a quarter) to a
+# client that accepts it, from a copy the cache compressed once.
+LARGE_CONFIG = {
+    "services": {
+        f"service-{n:02d}": {
+            "url": f"https://service-{n:02d}.internal/v1",
+            "timeout_ms": 1000 + n,
+            "retries": 3,
+        }
+        for n in range(45)
+    }
+}
 # Writes go to configurations of their own, so the reads' If-None-Match "1" stays current.
 WRITE_SHARE = 0.1
 # The ceiling is measured before every target, for this share of the target's time: long
@@ -53,12 +65,14 @@ class Target:
     ids: str | None  # which ids file; None: the path is prefix + suffix
     prefix: str
     suffix: str = ""
-    mode: str = "get"
+    mode: str = "get"  # get | gzip (a get accepting gzip) | not-modified | put
     expect: int | None = None  # the status every response must have; None: any 2xx
 
 
 TARGETS = [
-    Target("GET /configurations/{id}", "read_configurations", "/api/v1/configurations/"),
+    # As most clients send it: Accept-Encoding: gzip. A body under 1 KB is sent as it is.
+    Target("GET /configurations/{id}", "read_configurations", "/api/v1/configurations/", mode="gzip"),
+    Target("GET 4 KB configuration, gzip", "large_configurations", "/api/v1/configurations/", mode="gzip"),
     Target(
         "GET .. If-None-Match (304)",
         "read_configurations",
@@ -71,6 +85,7 @@ TARGETS = [
     Target("PUT /configurations/{id}", "write_configurations", "/api/v1/configurations/", mode="put"),
 ]
 CEILING = Target("ceiling", None, "/ceiling")
+READ_TARGETS = [target for target in TARGETS if target.mode != "put"]
 
 
 def database_env(scratch: Path) -> dict[str, str]:
@@ -105,11 +120,21 @@ def seed(base_url: str, applications: int, configurations: int, run_id: str) -> 
                     for n in range(configurations)
                 )
             )
+            large_ids = await asyncio.gather(
+                *(
+                    post(
+                        "/configurations",
+                        {"application_id": application_id, "name": "large", "config": LARGE_CONFIG},
+                    )
+                    for application_id in app_ids
+                )
+            )
         cut = int(len(config_ids) * (1 - WRITE_SHARE))
         return {
             "applications": list(app_ids),
             "read_configurations": list(config_ids[:cut]),
             "write_configurations": list(config_ids[cut:]),
+            "large_configurations": list(large_ids),
         }
 
     return asyncio.run(create_all())
@@ -275,7 +300,7 @@ def warm_up(load: Load, base_url: str, connections: int, seconds: int) -> None:
     cache). The measured runs then show the steady state, not the first reads' misses."""
     for passes in range(1, WARM_UP_PASSES + 1):
         misses = scraped(base_url, "configsvc_cache_misses_total")
-        for target in TARGETS[:4]:
+        for target in READ_TARGETS:
             load.target(base_url, target, connections, seconds)
         if scraped(base_url, "configsvc_cache_misses_total") == misses:
             print(f"warm after {passes} passes", flush=True)

@@ -1,9 +1,11 @@
 """The suite's pure parts: reading wrk's report, comparing with the ceiling, printing a row.
 No load is generated here."""
 
+import json
+
 import pytest
 
-from bench.suite import HEADER, compared, parse_wrk, print_row
+from bench.suite import HEADER, LARGE_CONFIG, READ_TARGETS, TARGETS, compared, parse_wrk, print_row
 
 # Reports of wrk with targets.lua, as captured here; into the first, socket errors, wrk's
 # own non-2xx count and a slow tail were written, in its format.
@@ -97,3 +99,12 @@ def test_a_row_without_latencies_prints(capsys):
     line = capsys.readouterr().out.rstrip("\n")
     assert line.split() == ["1", "256", "GET", "/configurations/{id}", "0", "-", "-", "5", "20970", "0.00"]
     assert len(line) == len(HEADER)
+
+
+def test_the_large_target_reads_about_4_kb_accepting_gzip_and_is_warmed_up():
+    rendered = len(json.dumps({"config": LARGE_CONFIG}, separators=(",", ":")))
+    assert 3500 < rendered + 250 < 5000  # with the other fields of a configuration
+    large = [target for target in TARGETS if target.ids == "large_configurations"]
+    assert [target.mode for target in large] == ["gzip"]
+    assert large[0] in READ_TARGETS
+    assert all(target.mode != "put" for target in READ_TARGETS)

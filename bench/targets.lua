@@ -1,7 +1,8 @@
 -- One wrk script for every target: a random id from a file, put into a path.
 --   wrk ... -s targets.lua <url> -- <ids file | -> <path prefix> <path suffix> <mode> [<status>]
 -- ids file "-": no id, the path is prefix .. suffix (the ceiling).
--- mode: get | not-modified (If-None-Match with the version every seeded item has) | put
+-- mode: get | gzip (a get with Accept-Encoding: gzip) | not-modified (If-None-Match with the
+-- version every seeded item has) | put
 -- status: the one every response must have (304 for not-modified); none given: any 2xx.
 -- wrk itself counts only statuses >= 400, so a 200 where a 304 was wanted would pass unseen:
 -- each thread counts the responses it did not expect, and done() prints their sum as
@@ -34,6 +35,8 @@ function request()
   local path = prefix .. ids[math.random(#ids)] .. suffix
   if mode == "not-modified" then
     return wrk.format("GET", path, {["If-None-Match"] = '"1"'})
+  elseif mode == "gzip" then
+    return wrk.format("GET", path, {["Accept-Encoding"] = "gzip"})
   elseif mode == "put" then
     counter = counter + 1
     local body = string.format('{"config": {"writer": %d, "n": %d}}', thread_id or 0, counter)

@@ -19,6 +19,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and belongs in the JSON.
 _STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
+# Uvicorn passes each message again with ANSI colour codes, for its own coloured formatter.
+_LEFT_OUT = _STANDARD_ATTRIBUTES | {"color_message"}
 
 
 class RequestIdFilter(logging.Filter):
@@ -54,7 +56,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", "-"),
         }
-        entry.update((key, value) for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES)
+        entry.update((key, value) for key, value in vars(record).items() if key not in _LEFT_OUT)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -1,7 +1,6 @@
 import io
 import json
 import logging
-import time
 
 import pytest
 
@@ -15,6 +14,7 @@ from config.logging import (
     flush_logs,
     request_id_var,
 )
+from tests.waiting import wait_until
 
 
 def make_record(message: str = "hello %s", *args, **extra) -> logging.LogRecord:
@@ -118,10 +118,7 @@ def test_a_quiet_buffer_is_flushed_within_moments(monkeypatch):
     stream = Recording()
     handler = BufferedStreamHandler(stream)
     handler.handle(make_record("late"))
-    deadline = time.monotonic() + 2
-    while stream.flushes == 0:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_until(lambda: stream.flushes, what="the buffer is flushed")
 
 
 def test_configure_logging_skips_what_no_format_shows(restore_root_logger):
@@ -138,3 +135,31 @@ def test_flush_logs_writes_out_every_handler_at_once(monkeypatch, restore_root_l
     flush_logs()
 
     assert (buffered.flushes, plain.flushes) == (1, flushes + 1)
+
+
+def test_json_lines_carry_no_colour_codes_from_uvicorns_coloured_copy_of_a_message():
+    record = make_record("Uvicorn running on %s", "http://x", color_message="\x1b[1m%s\x1b[0m")
+
+    entry = json.loads(JsonFormatter().format(record))
+
+    assert "color_message" not in entry
+    assert "\x1b" not in JsonFormatter().format(record)
+
+
+def test_a_served_request_and_uvicorns_start_up_log_plain_json(tmp_path, database_url):
+    import httpx
+
+    from tests.server import service_process
+
+    log = tmp_path / "service.log"
+    env = {"DATABASE_URL": database_url, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
+    with service_process(env, log=log) as service:
+        httpx.get(f"{service.url}/api/v1/applications")
+    # Stopped: every line is written out.
+    lines = log.read_text().splitlines()
+
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    messages = " ".join(entry["message"] for entry in entries)
+    assert "Uvicorn running on" in messages
+    assert any(entry.get("path") == "/api/v1/applications" for entry in entries)
+    assert not [line for line in lines if "\x1b" in line or "\\u001b" in line]

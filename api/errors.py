@@ -102,6 +102,11 @@ async def _domain_error(request: Request, error: DomainError) -> JSONResponse:
 
 
 async def _database_unavailable(request: Request, error: DatabaseUnavailable) -> JSONResponse:
+    return database_unavailable(error)
+
+
+def database_unavailable(error: DatabaseUnavailable) -> JSONResponse:
+    """The 503 for a database that failed, also for middleware outside the routes."""
     # The client learns that the database failed; the log keeps the driver's account of it.
     cause = f" ({str(error.__cause__).strip()})" if error.__cause__ else ""
     logger.warning("database unavailable: %s%s", error.detail, cause)

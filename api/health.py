@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from api.deps import Health
 from api.errors import problem_responses
+from api.strict import StrictRoute
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(prefix="/health", tags=["health"], route_class=StrictRoute)
 
 
 @router.get("")

@@ -1,16 +1,23 @@
 """Reading an RFC 7396 merge patch from a request body."""
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from api.errors import unparseable
+from models import exact_json
+from models.requests import unknown_members, without_tolerated
+
 MERGE_PATCH_JSON = "application/merge-patch+json"
 
 
-async def merge_patch_body(request: Request) -> dict[str, Any]:
+async def merge_patch_body(request: Request, members: Iterable[str]) -> dict[str, Any]:
+    """The patch, a JSON object whose top-level members are among `members` (a member patched
+    that the resource does not have is a typo, even `"confg": null`, which changes nothing)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != MERGE_PATCH_JSON:
         raise HTTPException(
@@ -20,11 +27,11 @@ async def merge_patch_body(request: Request) -> dict[str, Any]:
         )
     body = await request.body()
     try:
-        patch = json.loads(body)
+        patch = exact_json.loads(body)
     except json.JSONDecodeError as error:
         raise _malformed(error.pos, error.msg) from None
     except (ValueError, RecursionError) as error:  # bad UTF-8; nesting beyond the parser's limit
-        raise _malformed(0, str(error) or type(error).__name__) from None
+        raise _malformed(0, unparseable(error)) from None
     if not isinstance(patch, dict):
         raise RequestValidationError(
             [
@@ -35,7 +42,15 @@ async def merge_patch_body(request: Request) -> dict[str, Any]:
                 }
             ]
         )
+    patch = without_tolerated(patch, members)
+    unknown = unknown_members(patch, members)
+    if unknown:
+        raise RequestValidationError([_unknown_member(member) for member in unknown])
     return patch
+
+
+def _unknown_member(member: str) -> dict[str, Any]:
+    return {"loc": ("body", member), "msg": "Unknown field", "type": "extra_forbidden"}
 
 
 def _malformed(position: int, reason: str) -> RequestValidationError:
@@ -58,14 +73,11 @@ MERGE_PATCH_OPENAPI = {
         "required": True,
         "content": {
             MERGE_PATCH_JSON: {
+                # A merge patch of a configuration may hold what a PUT may: the same members,
+                # none null but the comments (a null name or config would remove it).
                 "schema": {
-                    "type": "object",
+                    "$ref": "#/components/schemas/ConfigurationUpdate",
                     "description": "RFC 7396: members replace, null removes, objects merge",
-                    "properties": {
-                        "name": {"type": "string"},
-                        "comments": {"type": ["string", "null"]},
-                        "config": {"type": ["object", "null"]},
-                    },
                 },
                 "example": {"config": {"pool": {"max": 50}, "legacy_flag": None}},
             }

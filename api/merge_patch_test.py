@@ -3,7 +3,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from api.merge_patch import merge_patch_body
+from api.merge_patch import merge_patch_body as read_merge_patch
+from models.requests import tolerating_unknown_fields
+
+MEMBERS = ("name", "comments", "config")
+
+
+async def merge_patch_body(request: Request) -> dict:
+    return await read_merge_patch(request, MEMBERS)
 
 
 def request(body: bytes, content_type: str | None = "application/merge-patch+json") -> Request:
@@ -38,3 +45,35 @@ async def test_malformed_bodies_are_validation_errors(body, kind):
     with pytest.raises(RequestValidationError) as raised:
         await merge_patch_body(request(body))
     assert raised.value.errors()[0]["type"] == kind
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [(b"[" * 100_000 + b"]" * 100_000, "nested too deeply"), (b'{"a": "\xff"}', "not valid UTF-8")],
+)
+async def test_unreadable_bodies_are_explained_without_the_parser_s_words(body, reason):
+    with pytest.raises(RequestValidationError) as raised:
+        await merge_patch_body(request(body))
+    (error,) = raised.value.errors()
+    assert reason in error["ctx"]["error"]
+    assert "recursion" not in error["ctx"]["error"]
+    assert "codec" not in error["ctx"]["error"]
+
+
+@pytest.mark.anyio
+async def test_unknown_top_level_members_are_refused_even_as_null():
+    with pytest.raises(RequestValidationError) as raised:
+        await merge_patch_body(request(b'{"confg": null, "config": {"a": 1}, "nmae": "x"}'))
+    assert [(e["loc"], e["type"]) for e in raised.value.errors()] == [
+        (("body", "confg"), "extra_forbidden"),
+        (("body", "nmae"), "extra_forbidden"),
+    ]
+
+
+@pytest.mark.anyio
+async def test_unknown_members_when_tolerated_are_left_out_and_noted():
+    with tolerating_unknown_fields() as found:
+        patch = await merge_patch_body(request(b'{"confg": null, "config": {"x": {"deep": 1}}}'))
+    assert patch == {"config": {"x": {"deep": 1}}}  # only the top level is the resource's
+    assert found == ["confg"]

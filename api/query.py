@@ -52,6 +52,21 @@ def query_parameter(name: str, schema: dict[str, Any], description: str) -> dict
     return {"description": description, "in": "query", "name": name, "required": False, "schema": nullable}
 
 
-def header_parameter(name: str, description: str) -> dict[str, Any]:
+def header_parameter(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
     schema = {"anyOf": [{"type": "string"}, {"type": "null"}], "description": description, "title": name}
+    if pattern is not None:
+        schema["pattern"] = pattern
     return {"description": description, "in": "header", "name": name, "required": False, "schema": schema}
+
+
+def at_most_pattern(limit: int) -> str:
+    """A pattern for the ASCII digit strings naming a number from 0 to `limit` (leading zeros
+    allowed): how a header read by hand as a bounded number is documented."""
+    digits = str(limit)
+    shorter = [f"[0-9]{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    same_length = [
+        f"{digits[:i]}[0-{int(digit) - 1}][0-9]{{{len(digits) - i - 1}}}"
+        for i, digit in enumerate(digits)
+        if digit != "0"
+    ]
+    return f"^0*({'|'.join([*shorter, *same_length, digits])})$"

@@ -26,16 +26,21 @@ import psycopg2
 import psycopg2.errors
 from psycopg2.extensions import connection as Connection
 from psycopg2.extensions import make_dsn, parse_dsn
-from psycopg2.extras import RealDictCursor
+from psycopg2.extras import RealDictCursor, register_default_jsonb
 from psycopg2.pool import PoolError, ThreadedConnectionPool
 
 from config import metrics
 from database.errors import DatabaseBusy, DatabaseUnavailable
+from models import exact_json
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
 
 logger = logging.getLogger(__name__)
+
+# jsonb keeps its numbers as `numeric`: read them back as exactly (models/exact_json.py),
+# on every connection of the process.
+register_default_jsonb(globally=True, loads=exact_json.loads)
 
 # After a failed connect, new connections are not attempted for this long: requests fail
 # fast with 503 instead of each waiting out the connect timeout against a dead server.

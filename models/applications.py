@@ -1,27 +1,22 @@
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from models.fields import Comments, Name
+from models.requests import NotNull, RequestModel, left_out
 
 
-class ApplicationCreate(BaseModel):
+class ApplicationCreate(RequestModel):
     name: Name
     comments: Comments | None = None
 
 
-class ApplicationUpdate(BaseModel):
+class ApplicationUpdate(RequestModel):
     """Fields left out stay as they are; `comments: null` clears the comments."""
 
-    name: Name | None = None
+    name: Annotated[Name, NotNull] = left_out()
     comments: Comments | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _name_not_null(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("name cannot be null; leave it out to keep the current name")
-        return value
 
 
 class Application(BaseModel):

@@ -1,32 +1,26 @@
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from models.fields import Comments, JsonObject, Name
 from models.ids import Ulid
+from models.requests import NotNull, RequestModel, left_out
 
 
-class ConfigurationCreate(BaseModel):
+class ConfigurationCreate(RequestModel):
     application_id: Ulid
     name: Name
     comments: Comments | None = None
     config: JsonObject
 
 
-class ConfigurationUpdate(BaseModel):
+class ConfigurationUpdate(RequestModel):
     """Fields left out stay as they are; `comments: null` clears the comments."""
 
-    name: Name | None = None
+    name: Annotated[Name, NotNull] = left_out()
     comments: Comments | None = None
-    config: JsonObject | None = None
-
-    @field_validator("name", "config")
-    @classmethod
-    def _not_null(cls, value: Any, info) -> Any:
-        if value is None:
-            raise ValueError(f"{info.field_name} cannot be null; leave it out to keep it")
-        return value
+    config: Annotated[JsonObject, NotNull] = left_out()
 
 
 class ConfigurationState(BaseModel):

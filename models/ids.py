@@ -6,7 +6,7 @@ Their text order is their time order, so listing by id lists by creation time.
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 from ulid import LaxMonotonicPolicy, ULIDGenerator
 
 ULID_PATTERN = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
@@ -43,4 +43,9 @@ def _text_only(value: object) -> object:
     return value
 
 
-Ulid = Annotated[str, BeforeValidator(_text_only), AfterValidator(_require_ulid)]
+# In either case, as normalize_id accepts it: what the OpenAPI document says an id is.
+ULID_JSON_SCHEMA = {"type": "string", "pattern": "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"}
+
+Ulid = Annotated[
+    str, BeforeValidator(_text_only), AfterValidator(_require_ulid), WithJsonSchema(ULID_JSON_SCHEMA)
+]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from models.errors import PreconditionFailed
 
 _ENTITY_TAG = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
+# What `VersionCondition.parse` accepts, as the OpenAPI document states it.
+CONDITION_PATTERN = r'^\s*(\*|((W/)?"[^"]*"\s*(,\s*(W/)?"[^"]*"\s*)*,?)?)\s*$'
 # The tags we issue: a version as written by str(), so "03" or "³" are not version 3.
 _VERSION_TAG = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
 
@@ -29,7 +31,9 @@ class VersionCondition:
         if header == "*":
             return cls(any=True)
         if not header:
-            raise ValueError("is empty")
+            # RFC 9110's `#entity-tag` may be an empty list: it names no version, so an
+            # If-Match fails (412) and an If-None-Match holds, rather than either being ignored.
+            return cls()
         strong, weak, position = set(), set(), 0
         while position < len(header):
             match = _ENTITY_TAG.match(header, position)

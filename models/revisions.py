@@ -1,10 +1,12 @@
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from models.fields import Comments
 from models.paging import MAX_VERSION
+from models.requests import RequestModel
 
 Change = Literal["created", "updated", "patched", "rolled_back"]
 
@@ -26,12 +28,18 @@ class Revision(BaseModel):
     note: str | None
 
 
-class RollbackRequest(BaseModel):
-    # Strict: `true` or "2" is a mistake to report, not a version to guess.
-    version: int = Field(
+def _a_json_number(value: Any) -> Any:
+    # `true` or "2" is a mistake to report, not a version to guess; 2.0 is the number 2, as
+    # JSON Schema's "integer" says.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be an integer")
+    return value
+
+
+class RollbackRequest(RequestModel):
+    version: Annotated[int, BeforeValidator(_a_json_number)] = Field(
         ge=1,
         le=MAX_VERSION,
-        strict=True,
         description="The version whose name, comments and config to restore",
     )
     comment: Comments | None = Field(None, description="Why; kept with the new revision")

@@ -9,5 +9,5 @@ def test_a_well_formed_id_is_normalized():
 
 
 def test_an_impossible_id_is_not_found():
-    with pytest.raises(ApplicationNotFound, match="'nope' does not exist"):
+    with pytest.raises(ApplicationNotFound, match='"nope" does not exist'):
         existing_id("nope", ApplicationNotFound)

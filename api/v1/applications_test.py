@@ -97,10 +97,44 @@ def test_longest_allowed_values_are_stored(client):
     assert len(body["name"]) == 256 and len(body["comments"]) == 1024
 
 
-def test_unknown_fields_are_ignored(client):
-    body = create(client, "payments", colour="blue", id="01ARZ3NDEKTSV4RRFFQ69G5FAV")
-    assert "colour" not in body
-    assert body["id"] != "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+def test_unknown_fields_are_400_naming_each(client):
+    response = client.post(
+        URL, json={"name": "payments", "colour": "blue", "id": "01ARZ3NDEKTSV4RRFFQ69G5FAV"}
+    )
+    assert response.status_code == 400
+    assert [(e["field"], e["message"]) for e in response.json()["errors"]] == [
+        ("colour", "Unknown field"),
+        ("id", "Unknown field"),
+    ]
+    assert client.get(URL).json() == []
+
+
+def test_names_are_one_name_however_they_are_composed(client):
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    assert create(client, decomposed)["name"] == composed
+    response = client.post(URL, json={"name": composed})
+    assert response.status_code == 409
+    assert response.json()["detail"] == f'An application named "{composed}" already exists'
+    assert [a["name"] for a in client.get(URL, params={"name": decomposed}).json()] == [composed]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        (" payments", "name_whitespace"),
+        ("payments\n", "name_whitespace"),
+        ("\t", "name_blank"),
+        ("pay\u202ements", "name_control_character"),
+    ],
+)
+def test_names_breaking_a_rule_are_400_saying_which(client, name, kind):
+    for response in (
+        client.post(URL, json={"name": name}),
+        client.put(f"{URL}/{create(client, f'app-{kind}')['id']}", json={"name": name}),
+    ):
+        assert response.status_code == 400
+        (error,) = response.json()["errors"]
+        assert (error["field"], error["type"]) == ("name", kind)
 
 
 def test_put_changes_only_the_fields_sent(client):

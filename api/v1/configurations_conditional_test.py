@@ -62,12 +62,22 @@ def test_a_write_naming_another_version_is_412_stating_the_current_one(client, c
     assert client.get(url(configuration)).json() == configuration
 
 
-@pytest.mark.parametrize("if_match", ["1", "", '"1', '*, "1"'])
+@pytest.mark.parametrize("if_match", ["1", '"1', '*, "1"'])
 def test_a_malformed_if_match_is_400_naming_the_header(client, configuration, if_match):
     response = client.put(url(configuration), json={"config": {"n": 2}}, headers={"If-Match": if_match})
     assert response.status_code == 400
     assert response.json()["errors"][0]["in"] == "header"
     assert response.json()["errors"][0]["field"] == "If-Match"
+
+
+def test_an_empty_if_match_names_no_version_and_so_fails(client, configuration):
+    response = client.put(url(configuration), json={"config": {"n": 2}}, headers={"If-Match": ""})
+    assert response.status_code == 412
+    assert client.get(url(configuration)).json() == configuration
+
+
+def test_an_empty_if_none_match_names_no_version_and_so_holds(client, configuration):
+    assert client.get(url(configuration), headers={"If-None-Match": ""}).status_code == 200
 
 
 def test_if_match_guards_patch_delete_and_rollback(client, configuration):

@@ -46,15 +46,19 @@ class Plan:
     expect: int | None  # the status wanted; None: any 2xx
     seconds: float
     timeout_s: float
+    key: str | None = None  # the API key every request carries; None: none
 
     def request(self) -> bytes:
         path = random.choice(self.paths)
+        every = f"Host: {self.host}\r\n"  # what every request's head holds
+        if self.key is not None:
+            every += f"Authorization: Bearer {self.key}\r\n"
         if self.mode == "put":
             body = f'{{"config": {{"writer": {os.getpid()}, "n": {next(_sequence)}}}}}'.encode()
             head = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            return f"PUT {path} HTTP/1.1\r\nHost: {self.host}\r\n{head}\r\n".encode() + body
+            return f"PUT {path} HTTP/1.1\r\n{every}{head}\r\n".encode() + body
         extra = _GET_HEADERS.get(self.mode, "")
-        return f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{extra}\r\n".encode()
+        return f"GET {path} HTTP/1.1\r\n{every}{extra}\r\n".encode()
 
     def unexpected(self, status: int) -> bool:
         return status != self.expect if self.expect is not None else not 200 <= status < 300
@@ -181,11 +185,13 @@ def run(
     *,
     expect: int | None = None,
     timeout_s: float = TIMEOUT_S,
+    key: str | None = None,
 ) -> dict:
-    """Load `url` with `connections` for `seconds`; figures as the suite reads them from wrk.
-    A response whose status is not `expect` (None: not 2xx) counts as unexpected."""
+    """Load `url` with `connections` for `seconds`, each request with the API key `key` (None:
+    none); figures as the suite reads them from wrk. A response whose status is not `expect`
+    (None: not 2xx) counts as unexpected."""
     parts = urlsplit(url)
-    plan = Plan(parts.hostname, parts.port or 80, paths, mode, expect, seconds, timeout_s)
+    plan = Plan(parts.hostname, parts.port or 80, paths, mode, expect, seconds, timeout_s, key)
     processes = max(1, min(os.cpu_count() or 1, connections))
     shares = [connections // processes + (i < connections % processes) for i in range(processes)]
     # Spawned, not forked: a fork of a threaded parent (the suite, a test runner) can inherit

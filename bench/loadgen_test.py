@@ -136,3 +136,10 @@ def test_each_get_mode_sends_its_header():
     assert b"Accept-Encoding: gzip\r\n" in request("gzip")
     assert b'If-None-Match: "1"\r\n' in request("not-modified")
     assert request("get") == b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+def test_a_key_goes_with_every_request_of_every_mode():
+    for mode in ("get", "gzip", "not-modified", "put"):
+        request = loadgen.Plan("h", 1, ["/x"], mode, None, 1, 1, key="cs_k").request()
+        head = request.split(b"\r\n\r\n", 1)[0]
+        assert b"\r\nAuthorization: Bearer cs_k\r\n" in head + b"\r\n", mode

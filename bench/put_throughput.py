@@ -3,6 +3,8 @@
     pipenv run python -m bench.put_throughput [--seconds 10] [--url http://host:port]
 
 Without --url it starts the service itself (on a fresh embedded database, or DATABASE_URL).
+Every request carries an API key: BENCH_API_KEY for a service given with --url (a key with
+the write scope, and a rate limit above what it measures).
 Needs `wrk` (Debian package `wrk`). Every request carries a new config: a repeated body
 would be a no-op (no revision, no audit event) and measure less than a real write.
 """
@@ -17,19 +19,19 @@ from pathlib import Path
 
 import httpx
 
-from bench.suite import database_env, run_wrk
+from bench.suite import api_key, authorized, run_wrk, service_env
 from tests.server import running_service
 
 
-def prepare(base_url: str) -> str:
+def prepare(base_url: str, key: str) -> str:
     """A configuration to write to; its id."""
     name = f"bench-put-{time.time_ns()}"  # unique also on a database that is kept
-    app = httpx.post(f"{base_url}/api/v1/applications", json={"name": name}).json()
-    config = httpx.post(
-        f"{base_url}/api/v1/configurations",
-        json={"application_id": app["id"], "name": "target", "config": {"n": 0}},
-    ).json()
-    return config["id"]
+    with httpx.Client(base_url=f"{base_url}/api/v1", headers=authorized(key)) as client:
+        app = client.post("/applications", json={"name": name}).raise_for_status().json()
+        config = client.post(
+            "/configurations", json={"application_id": app["id"], "name": "target", "config": {"n": 0}}
+        )
+    return config.raise_for_status().json()["id"]
 
 
 def main() -> int:
@@ -42,15 +44,16 @@ def main() -> int:
         return 1
     with ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        key = api_key()
         base_url = args.url or stack.enter_context(
-            running_service({**database_env(scratch), "LOG_LEVEL": "warning"})
+            running_service({**service_env(scratch, key), "LOG_LEVEL": "warning"})
         )
         ids = scratch / "ids.txt"
-        ids.write_text(prepare(base_url) + "\n")
+        ids.write_text(prepare(base_url, key) + "\n")
         print(f"{'clients':>8} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>8}")
         for connections in (1, 16):
             row = run_wrk(
-                base_url, connections, args.seconds, [str(ids), "/api/v1/configurations/", "", "put"]
+                base_url, connections, args.seconds, [str(ids), "/api/v1/configurations/", "", "put"], key
             )
             errors = row["unexpected"] + row["socket_errors"]
             latency = " ".join(

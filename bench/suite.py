@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 
 from bench import loadgen
+from tests.apps import ADMIN_KEY
 from tests.server import ROOT, scraped, service_process
 
 HERE = Path(__file__).resolve().parent
@@ -96,10 +97,30 @@ def database_env(scratch: Path) -> dict[str, str]:
     return {"DATA_DIR": str(scratch / "data")}
 
 
-def seed(base_url: str, applications: int, configurations: int, run_id: str) -> dict[str, list[str]]:
+def api_key() -> str:
+    """The key every request to the service carries, as a real client's does (the ceiling
+    checks none and is sent none): BENCH_API_KEY, for a service of one's own (--url), else
+    the test suite's; a service the benchmarks start has it as its ADMIN_API_KEY."""
+    return os.environ.get("BENCH_API_KEY") or ADMIN_KEY
+
+
+def service_env(scratch: Path, key: str) -> dict[str, str]:
+    """How the benchmarks start the service: on database_env's database, with `key` as its
+    admin key, at a rate limit no run reaches (a benchmark measures serving, not refusing)."""
+    return {**database_env(scratch), "ADMIN_API_KEY": key, "RATE_LIMIT_PER_SECOND": "1000000"}
+
+
+def authorized(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def seed(
+    base_url: str, key: str, applications: int, configurations: int, run_id: str
+) -> dict[str, list[str]]:
     async def create_all() -> dict[str, list[str]]:
         limits = asyncio.Semaphore(16)
-        async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", timeout=60) as client:
+        headers = authorized(key)
+        async with httpx.AsyncClient(base_url=f"{base_url}/api/v1", headers=headers, timeout=60) as client:
 
             async def post(path: str, body: dict) -> str:
                 async with limits:
@@ -170,8 +191,9 @@ def parse_wrk(out: str) -> dict:
     }
 
 
-def run_wrk(url: str, connections: int, seconds: int, script_args: list[str]) -> dict:
-    """wrk with targets.lua and its arguments (see there) against `url`."""
+def run_wrk(url: str, connections: int, seconds: int, script_args: list[str], key: str | None) -> dict:
+    """wrk with targets.lua and its arguments (see there) against `url`, each request with
+    `key` (None: none). The script reads it from the environment, out of wrk's command line."""
     command = [
         "wrk",
         f"-t{min(connections, 2)}",
@@ -186,7 +208,10 @@ def run_wrk(url: str, connections: int, seconds: int, script_args: list[str]) ->
         "--",
         *script_args,
     ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    env = {name: value for name, value in os.environ.items() if name != "BENCH_API_KEY"}
+    if key is not None:
+        env["BENCH_API_KEY"] = key
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:  # it gives up at once when it cannot connect at all
         raise RuntimeError(f"wrk failed: {(result.stderr or result.stdout).strip()}")
     return parse_wrk(result.stdout)
@@ -195,20 +220,22 @@ def run_wrk(url: str, connections: int, seconds: int, script_args: list[str]) ->
 class Load:
     """wrk when installed, else the Python load generator."""
 
-    def __init__(self, ids_dir: Path, ids: dict[str, list[str]]) -> None:
+    def __init__(self, ids_dir: Path, ids: dict[str, list[str]], key: str) -> None:
         self.wrk = shutil.which("wrk") is not None
         self.ids_dir = ids_dir
         self.ids = ids
+        self.key = key
 
     def target(self, base_url: str, target: Target, connections: int, seconds: int) -> dict:
+        key = None if target is CEILING else self.key  # the ceiling stays keyless
         if self.wrk:
             ids_file = "-" if target.ids is None else str(self.ids_dir / f"{target.ids}.txt")
             expect = "" if target.expect is None else str(target.expect)
             script_args = [ids_file, target.prefix, target.suffix, target.mode, expect]
-            return run_wrk(base_url, connections, seconds, script_args)
+            return run_wrk(base_url, connections, seconds, script_args, key)
         ids = [""] if target.ids is None else self.ids[target.ids]
         paths = [f"{target.prefix}{i}{target.suffix}" for i in ids]
-        return loadgen.run(base_url, paths, target.mode, connections, seconds, expect=target.expect)
+        return loadgen.run(base_url, paths, target.mode, connections, seconds, expect=target.expect, key=key)
 
 
 def main() -> int:
@@ -233,23 +260,26 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        database = database_env(scratch)
+        key = api_key()
+        started_with = service_env(scratch, key)
         load = None
         for workers in args.workers:
-            service_env = {**database, "WEB_CONCURRENCY": str(workers), **dict(args.env)}
-            with service_process(
-                service_env, log=scratch / f"service-{workers}.log", timeout_s=120
-            ) as service:
+            env = {**started_with, "WEB_CONCURRENCY": str(workers), **dict(args.env)}
+            with service_process(env, log=scratch / f"service-{workers}.log", timeout_s=120) as service:
                 if load is None:
                     print(
                         f"seeding {args.applications} x {args.configurations} configurations...", flush=True
                     )
-                    ids = seed(service.url, args.applications, args.configurations, run_id)
+                    ids = seed(service.url, key, args.applications, args.configurations, run_id)
                     for name, values in ids.items():
                         (scratch / f"{name}.txt").write_text("\n".join(values) + "\n")
-                    sample = httpx.get(f"{service.url}/api/v1/configurations/{ids['read_configurations'][0]}")
+                    sample = httpx.get(
+                        f"{service.url}/api/v1/configurations/{ids['read_configurations'][0]}",
+                        headers=authorized(key),
+                    )
+                    sample.raise_for_status()  # the ceiling must not answer with an error document
                     (scratch / "body.json").write_text(sample.text)
-                    load = Load(scratch, ids)
+                    load = Load(scratch, ids, key)
                 ceiling_env = {"WEB_CONCURRENCY": str(workers), "CEILING_BODY": str(scratch / "body.json")}
                 ceiling_command = [sys.executable, "-m", "bench.ceiling"]
                 with service_process(ceiling_env, command=ceiling_command) as ceiling:

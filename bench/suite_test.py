@@ -1,11 +1,24 @@
-"""The suite's pure parts: reading wrk's report, comparing with the ceiling, printing a row.
-No load is generated here."""
+"""The suite's pure parts: reading wrk's report, comparing with the ceiling, printing a row;
+and, in a second's load on a tiny local server, who is sent the key."""
 
 import json
+import shutil
+from typing import ClassVar
 
 import pytest
 
-from bench.suite import HEADER, LARGE_CONFIG, READ_TARGETS, TARGETS, compared, parse_wrk, print_row
+from bench.loadgen_test import Handler, serving
+from bench.suite import (
+    CEILING,
+    HEADER,
+    LARGE_CONFIG,
+    READ_TARGETS,
+    TARGETS,
+    Load,
+    compared,
+    parse_wrk,
+    print_row,
+)
 
 # Reports of wrk with targets.lua, as captured here; into the first, socket errors, wrk's
 # own non-2xx count and a slow tail were written, in its format.
@@ -108,3 +121,41 @@ def test_the_large_target_reads_about_4_kb_accepting_gzip_and_is_warmed_up():
     assert [target.mode for target in large] == ["gzip"]
     assert large[0] in READ_TARGETS
     assert all(target.mode != "put" for target in READ_TARGETS)
+
+
+class KeyNoted(Handler):
+    """Answers 200, noting each request's Authorization header (None: none)."""
+
+    seen: ClassVar[set[bytes | None]] = set()
+
+    def read_request(self) -> bool:
+        authorization, length = None, 0
+        while (line := self.rfile.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"authorization":
+                authorization = value.strip()
+            elif name.lower() == b"content-length":
+                length = int(value)
+        self.rfile.read(length)
+        if line == b"\r\n":
+            self.seen.add(authorization)
+        return line == b"\r\n"
+
+
+@pytest.mark.parametrize("tool", ["wrk", "loadgen"])
+def test_every_target_is_sent_the_key_and_the_ceiling_none(tool, tmp_path, monkeypatch):
+    if tool == "wrk" and shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed")
+    monkeypatch.setenv("BENCH_API_KEY", "cs_from-the-callers-environment")  # not for the ceiling either
+    put = next(target for target in TARGETS if target.mode == "put")
+    (tmp_path / f"{put.ids}.txt").write_text("01ARZ3NDEKTSV4RRFFQ69G5FAV\n")
+    load = Load(tmp_path, {put.ids: ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]}, "cs_k")
+    load.wrk = tool == "wrk"
+    seen = {}
+    with serving(KeyNoted) as url:
+        for target in (put, CEILING):
+            monkeypatch.setattr(KeyNoted, "seen", set())
+            row = load.target(url, target, 1, 1)
+            assert (row["unexpected"], row["socket_errors"]) == (0, 0)
+            seen[target.name] = KeyNoted.seen
+    assert seen == {put.name: {b"Bearer cs_k"}, CEILING.name: {None}}

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.suite import database_env
+from bench.suite import api_key, authorized, service_env
 from tests.server import service_process
 
 CONNECT_BATCH = 250
@@ -86,8 +86,13 @@ class Exchange(asyncio.Protocol):
             self.answered.set_exception(ConnectionError("closed before answering"))
 
 
-def http_request(method: str, host: str, path: str, body: dict | None = None) -> bytes:
+def http_request(
+    method: str, host: str, path: str, body: dict | None = None, *, key: str | None = None
+) -> bytes:
+    """A request's bytes; with `key`, it carries that API key."""
     head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+    if key is not None:
+        head += f"Authorization: Bearer {key}\r\n"
     if body is None:
         return f"{head}\r\n".encode()
     content = json.dumps(body).encode()
@@ -119,9 +124,10 @@ def p99(ordered: list[float]) -> float:
     return ordered[math.ceil(len(ordered) * 0.99) - 1]
 
 
-async def open_streams(host: str, port: int, count: int) -> list[Stream]:
+async def open_streams(host: str, port: int, count: int, key: str) -> list[Stream]:
     loop = asyncio.get_running_loop()
-    request = http_request("GET", host, "/api/v1/events")  # not filtered: every stream hears the write
+    # Not filtered: every stream hears the write.
+    request = http_request("GET", host, "/api/v1/events", key=key)
     streams: list[Stream] = []
     for start in range(0, count, CONNECT_BATCH):
         batch = min(CONNECT_BATCH, count - start)
@@ -133,19 +139,20 @@ async def open_streams(host: str, port: int, count: int) -> list[Stream]:
     return streams
 
 
-async def measure(base_url: str, pid: int, watchers: int) -> dict:
+async def measure(base_url: str, pid: int, watchers: int, key: str) -> dict:
+    """With `key` sent on every request."""
     host, port = base_url.removeprefix("http://").split(":")
     name = f"bench-{watchers}-{time.time_ns()}"  # unique also on a database that is kept
-    async with httpx.AsyncClient(base_url=base_url) as client:
+    async with httpx.AsyncClient(base_url=base_url, headers=authorized(key)) as client:
         created = await client.post("/api/v1/applications", json={"name": name})
     assert created.status_code == 201, created.text
     app_id = created.json()["id"]
     rss_before = rss_kib(pid)
-    streams = await open_streams(host, int(port), watchers)
+    streams = await open_streams(host, int(port), watchers, key)
     await asyncio.sleep(1)
     rss_after = rss_kib(pid)
 
-    write = http_request("PUT", host, f"/api/v1/applications/{app_id}", {"comments": "wake up"})
+    write = http_request("PUT", host, f"/api/v1/applications/{app_id}", {"comments": "wake up"}, key=key)
     sent = time.perf_counter()
     answered, response = await answer(host, int(port), write)
     assert response.startswith(b"HTTP/1.1 200"), response
@@ -205,11 +212,12 @@ def main() -> int:
         )
         return 1
     print(" ".join(f"{title:>{width}}" for title, width in HEADING))
+    key = api_key()
     for watchers in args.watchers:
         with tempfile.TemporaryDirectory() as scratch:
-            env = {**database_env(Path(scratch)), "LOG_LEVEL": "warning"}
+            env = {**service_env(Path(scratch), key), "LOG_LEVEL": "warning"}
             with service_process(env) as service:
-                row = asyncio.run(measure(service.url, service.pid, watchers))
+                row = asyncio.run(measure(service.url, service.pid, watchers, key))
         print(
             f"{row['watchers']:>8} {row['write_ms']:>9.1f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f}"
             f" {row['max_ms']:>8.1f} {row['p99_from_sending_ms']:>9.1f}"

@@ -10,6 +10,7 @@ from typing import ClassVar
 import pytest
 
 from bench import watchers
+from tests.apps import ADMIN_KEY
 from tests.server import service_process
 
 
@@ -39,6 +40,16 @@ def test_a_request_with_a_body_says_its_type_and_length_in_bytes():
         f"Content-Length: {len(body)}".encode(),
     }
     assert json.loads(body) == {"comments": "réveil ☀"}
+
+
+def test_a_request_with_a_key_carries_it_as_a_bearer_token():
+    request = watchers.http_request("PUT", "h:1", "/x", {"n": 1}, key="cs_k")
+    head, body = request.split(b"\r\n\r\n", 1)
+    assert b"\r\nAuthorization: Bearer cs_k\r\n" in head + b"\r\n"
+    assert json.loads(body) == {"n": 1}
+    assert watchers.http_request("GET", "h:1", "/x", key="cs_k") == (
+        b"GET /x HTTP/1.1\r\nHost: h:1\r\nAuthorization: Bearer cs_k\r\n\r\n"
+    )
 
 
 def test_arguments():
@@ -87,7 +98,9 @@ def test_every_watcher_hears_the_write_and_the_figures_add_up(database_url, monk
     env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
     with service_process(env) as service:
         # measure() waits for every stream's event without a limit: a lost one fails here.
-        row = asyncio.run(asyncio.wait_for(watchers.measure(service.url, service.pid, watchers=5), 30))
+        row = asyncio.run(
+            asyncio.wait_for(watchers.measure(service.url, service.pid, watchers=5, key=ADMIN_KEY), 30)
+        )
 
     streams = RecordedStream.opened_streams
     assert len(streams) == row["watchers"] == 5

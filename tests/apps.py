@@ -14,6 +14,16 @@ from fastapi import FastAPI
 
 from config.settings import Settings, load_settings
 
+# The suite's admin key: every app and service the tests start has it, and every request to
+# /api/v1 carries it unless a test says otherwise.
+ADMIN_KEY = "cs_the-test-suites-own-admin-key-not-for-production"
+AUTHORIZED = {"Authorization": f"Bearer {ADMIN_KEY}"}
+# The changes an app or service started with it has made before a test's own, each with a
+# seq on the change feed: the admin key's creation.
+CHANGES_AT_START = 1
+# What async_client sends unless told: the app's own ADMIN_API_KEY.
+AS_ADMIN = object()
+
 
 def settings_for(database_url: str, **overrides: object) -> Settings:
     values = {
@@ -22,17 +32,26 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
         "db_min_connections": 1,
         "db_max_connections": 5,
         "allowed_hosts": "testserver",  # the name httpx gives the app it calls in-process
+        "admin_api_key": ADMIN_KEY,
         "_env_file": None,  # a developer's .env must not change what the tests see
     }
     return load_settings(**(values | overrides))
 
 
 @asynccontextmanager
-async def async_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client calling the app in this event loop, with its lifespan run around it."""
+async def async_client(app: FastAPI, key: object = AS_ADMIN) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client calling the app in this event loop, with its lifespan run around it;
+    it sends `key` (by default the app's ADMIN_API_KEY; None: no key) with every request."""
+    if key is AS_ADMIN:
+        settings = getattr(app.state, "settings", None)  # a bare app of a test's own has none
+        admin = settings.admin_api_key if settings else None
+        key = admin.get_secret_value() if admin else None
+    headers = {} if key is None else {"Authorization": f"Bearer {key}"}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=headers
+        ) as client:
             yield client
 
 
@@ -63,8 +82,8 @@ class SyncClient:
 
 
 @contextmanager
-def sync_client(app: FastAPI) -> Iterator[SyncClient]:
+def sync_client(app: FastAPI, key: object = AS_ADMIN) -> Iterator[SyncClient]:
     with ExitStack() as stack:
         portal = stack.enter_context(start_blocking_portal())
-        client = stack.enter_context(portal.wrap_async_context_manager(async_client(app)))
+        client = stack.enter_context(portal.wrap_async_context_manager(async_client(app, key)))
         yield SyncClient(portal, client)

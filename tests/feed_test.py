@@ -8,11 +8,18 @@ import httpx
 import pytest
 
 from main import SHUTDOWN_GRACE_S
-from tests.server import running_service, scraped
+from tests.apps import ADMIN_KEY, CHANGES_AT_START
+from tests.server import api_client, running_service, scraped
 from tests.sse import EventStream
 from tests.waiting import DEADLINE_S, wait_until
 
 FAST = {"SSE_HEARTBEAT_SECONDS": "0.5", "LOG_LEVEL": "warning"}
+KEY_HEADER = f"Authorization: Bearer {ADMIN_KEY}\r\n"  # for requests written by hand
+
+
+def seq(n: int) -> int:
+    """The seq of the test's own n-th change."""
+    return CHANGES_AT_START + n
 
 
 @pytest.fixture
@@ -21,31 +28,38 @@ def service(database_url):
         yield url
 
 
+@pytest.fixture
+def http():
+    """A client sending the admin key, for every service of the test (URLs name the one)."""
+    with api_client() as client:
+        yield client
+
+
 def api(url: str) -> str:
     return f"{url}/api/v1"
 
 
-def new_configuration(url: str, app_id: str, name: str, config: dict) -> dict:
+def new_configuration(http: httpx.Client, url: str, app_id: str, name: str, config: dict) -> dict:
     body = {"application_id": app_id, "name": name, "config": config}
-    return httpx.post(f"{api(url)}/configurations", json=body).json()
+    return http.post(f"{api(url)}/configurations", json=body).json()
 
 
-def test_every_kind_of_change_arrives_in_order_with_its_seq(service):
+def test_every_kind_of_change_arrives_in_order_with_its_seq(service, http):
     with EventStream(f"{api(service)}/events") as stream:
         assert stream.status_code == 200
         assert stream.headers["content-type"].startswith("text/event-stream")
-        app = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()
-        config = httpx.post(
+        app = http.post(f"{api(service)}/applications", json={"name": "payments"}).json()
+        config = http.post(
             f"{api(service)}/configurations",
             json={"application_id": app["id"], "name": "db", "config": {"n": 1}},
         ).json()
         curl = f"{api(service)}/configurations/{config['id']}"
-        httpx.put(curl, json={"config": {"n": 2}})
-        httpx.patch(
+        http.put(curl, json={"config": {"n": 2}})
+        http.patch(
             curl, content=b'{"comments": "x"}', headers={"content-type": "application/merge-patch+json"}
         )
-        httpx.post(f"{curl}/rollback", json={"version": 1}, headers={"X-Actor": "oncall"})
-        httpx.delete(curl)
+        http.post(f"{curl}/rollback", json={"version": 1}, headers={"X-Actor": "oncall"})
+        http.delete(curl)
 
         events = stream.take(6)
 
@@ -57,8 +71,9 @@ def test_every_kind_of_change_arrives_in_order_with_its_seq(service):
         ("configuration.rolled_back", "configuration.rolled_back", 4),
         ("configuration.deleted", "configuration.deleted", 4),
     ]
-    assert [int(e["id"]) for e in events] == [e["seq"] for e in events] == [1, 2, 3, 4, 5, 6]
-    assert events[4]["actor"] == "oncall"
+    assert [int(e["id"]) for e in events] == [e["seq"] for e in events] == [seq(n) for n in range(1, 7)]
+    # The actor is the key's name; X-Actor is kept beside it, as on_behalf_of, in the audit log.
+    assert events[4]["actor"] == "bootstrap"
     assert {e["name"] for e in events[1:]} == {"db"}
     assert {e["application_id"] for e in events} == {app["id"]}
     assert set(events[0]) == {
@@ -76,45 +91,45 @@ def test_every_kind_of_change_arrives_in_order_with_its_seq(service):
     }
 
 
-def test_resuming_replays_exactly_what_was_missed_then_continues_live(service):
+def test_resuming_replays_exactly_what_was_missed_then_continues_live(service, http):
     for n in range(5):
-        httpx.post(f"{api(service)}/applications", json={"name": f"app-{n}"})
+        http.post(f"{api(service)}/applications", json={"name": f"app-{n}"})
 
-    with EventStream(f"{api(service)}/events", headers={"Last-Event-ID": "2"}) as stream:
+    with EventStream(f"{api(service)}/events", headers={"Last-Event-ID": str(seq(2))}) as stream:
         missed = stream.take(3)
-        httpx.post(f"{api(service)}/applications", json={"name": "live"})
+        http.post(f"{api(service)}/applications", json={"name": "live"})
         live = stream.next()
         assert stream.events.empty()
 
-    with EventStream(f"{api(service)}/events?since=4") as by_query:
-        assert [e["seq"] for e in by_query.take(2)] == [5, 6]
+    with EventStream(f"{api(service)}/events?since={seq(4)}") as by_query:
+        assert [e["seq"] for e in by_query.take(2)] == [seq(5), seq(6)]
 
-    assert [e["seq"] for e in missed] == [3, 4, 5]
+    assert [e["seq"] for e in missed] == [seq(3), seq(4), seq(5)]
     assert [e["name"] for e in missed] == ["app-2", "app-3", "app-4"]
-    assert (live["seq"], live["name"]) == (6, "live")
+    assert (live["seq"], live["name"]) == (seq(6), "live")
 
 
-def test_a_stream_for_one_application_carries_only_its_changes(service):
-    payments = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()
+def test_a_stream_for_one_application_carries_only_its_changes(service, http):
+    payments = http.post(f"{api(service)}/applications", json={"name": "payments"}).json()
     with EventStream(f"{api(service)}/events?application_id={payments['id']}") as stream:
-        httpx.post(f"{api(service)}/applications", json={"name": "other"})
-        httpx.put(f"{api(service)}/applications/{payments['id']}", json={"comments": "mine"})
+        http.post(f"{api(service)}/applications", json={"name": "other"})
+        http.put(f"{api(service)}/applications/{payments['id']}", json={"comments": "mine"})
         event = stream.next()
         assert stream.events.empty()
     assert (event["action"], event["entity_id"]) == ("application.updated", payments["id"])
 
 
-def test_a_stream_for_one_application_resumes_across_its_deletion(service):
-    app_id = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()["id"]
-    new_configuration(service, app_id, "db", {})
-    httpx.delete(f"{api(service)}/applications/{app_id}")
+def test_a_stream_for_one_application_resumes_across_its_deletion(service, http):
+    app_id = http.post(f"{api(service)}/applications", json={"name": "payments"}).json()["id"]
+    new_configuration(http, service, app_id, "db", {})
+    http.delete(f"{api(service)}/applications/{app_id}")
 
-    headers = {"Last-Event-ID": "2"}  # it saw the application and its configuration created
+    headers = {"Last-Event-ID": str(seq(2))}  # it saw the application and its configuration created
     with EventStream(f"{api(service)}/events?application_id={app_id}", headers=headers) as stream:
         assert stream.status_code == 200
         missed = stream.next()
 
-    assert (missed["seq"], missed["action"], missed["entity_id"]) == (3, "application.deleted", app_id)
+    assert (missed["seq"], missed["action"], missed["entity_id"]) == (seq(3), "application.deleted", app_id)
 
 
 def test_idle_streams_get_heartbeats(service):
@@ -132,22 +147,22 @@ def test_idle_streams_get_heartbeats(service):
         ("", {"Last-Event-ID": "abc"}, 400),
     ],
 )
-def test_bad_subscriptions_are_refused(service, query, headers, status):
-    response = httpx.get(f"{api(service)}/events{query}", headers=headers)
+def test_bad_subscriptions_are_refused(service, query, headers, status, http):
+    response = http.get(f"{api(service)}/events{query}", headers=headers)
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_racing_writers_never_skip_or_reorder_a_seq_on_the_feed(service):
-    app_id = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()["id"]
-    config_ids = [new_configuration(service, app_id, f"c{n}", {})["id"] for n in range(4)]
+def test_racing_writers_never_skip_or_reorder_a_seq_on_the_feed(service, http):
+    app_id = http.post(f"{api(service)}/applications", json={"name": "payments"}).json()["id"]
+    config_ids = [new_configuration(http, service, app_id, f"c{n}", {})["id"] for n in range(4)]
 
     def writer(config_id: str) -> None:
-        with httpx.Client() as client:
+        with api_client() as client:
             for n in range(15):
                 client.put(f"{api(service)}/configurations/{config_id}", json={"config": {"n": n}})
 
-    with EventStream(f"{api(service)}/events?since=0") as stream:
+    with EventStream(f"{api(service)}/events?since={seq(0)}") as stream:
         threads = [threading.Thread(target=writer, args=(c,)) for c in config_ids]
         for thread in threads:
             thread.start()
@@ -156,17 +171,17 @@ def test_racing_writers_never_skip_or_reorder_a_seq_on_the_feed(service):
         events = stream.take(1 + 4 + 4 * 15)
 
     seqs = [e["seq"] for e in events]
-    assert seqs == list(range(1, len(seqs) + 1))
+    assert seqs == [seq(n) for n in range(1, len(seqs) + 1)]
     for config_id in config_ids:
         versions = [e["version"] for e in events if e["entity_id"] == config_id]
         assert versions == list(range(1, 17))
 
 
-def test_a_write_through_one_process_reaches_watchers_of_another(database_url):
+def test_a_write_through_one_process_reaches_watchers_of_another(database_url, http):
     env = {"DATABASE_URL": database_url, **FAST}
     with running_service(env) as writer_url, running_service(env) as watcher_url:
-        app = httpx.post(f"{api(writer_url)}/applications", json={"name": "payments"}).json()
-        config = httpx.post(
+        app = http.post(f"{api(writer_url)}/applications", json={"name": "payments"}).json()
+        config = http.post(
             f"{api(writer_url)}/configurations",
             json={"application_id": app["id"], "name": "db", "config": {}},
         ).json()
@@ -174,7 +189,7 @@ def test_a_write_through_one_process_reaches_watchers_of_another(database_url):
             result = {}
             poll = threading.Thread(
                 target=lambda: result.update(
-                    response=httpx.get(
+                    response=http.get(
                         f"{api(watcher_url)}/configurations/{config['id']}",
                         params={"wait": 20, "version": 1},
                         timeout=30,
@@ -182,7 +197,7 @@ def test_a_write_through_one_process_reaches_watchers_of_another(database_url):
                 )
             )
             poll.start()
-            httpx.put(f"{api(writer_url)}/configurations/{config['id']}", json={"config": {"n": 2}})
+            http.put(f"{api(writer_url)}/configurations/{config['id']}", json={"config": {"n": 2}})
             event = stream.next()
             poll.join(DEADLINE_S)
 
@@ -191,16 +206,18 @@ def test_a_write_through_one_process_reaches_watchers_of_another(database_url):
     assert result["response"].json()["config"] == {"n": 2}
 
 
-def test_a_watcher_still_hears_the_next_change_after_the_database_restarts(database_url, stoppable_postgres):
+def test_a_watcher_still_hears_the_next_change_after_the_database_restarts(
+    database_url, stoppable_postgres, http
+):
     with running_service({"DATABASE_URL": database_url, **FAST}) as url:
-        app_id = httpx.post(f"{api(url)}/applications", json={"name": "payments"}).json()["id"]
+        app_id = http.post(f"{api(url)}/applications", json={"name": "payments"}).json()["id"]
         with EventStream(f"{api(url)}/events") as stream:
             stoppable_postgres.stop()
             stoppable_postgres.start_again()
 
             def written_after_the_restart() -> bool:  # once the service's pool has reconnected
                 comments = {"comments": "after restart"}
-                return httpx.put(f"{api(url)}/applications/{app_id}", json=comments).status_code == 200
+                return http.put(f"{api(url)}/applications/{app_id}", json=comments).status_code == 200
 
             wait_until(written_after_the_restart)
             event = stream.next(timeout=DEADLINE_S)
@@ -222,13 +239,13 @@ def raw_get(url: str, path: str) -> socket.socket:
     httpx stream read on another thread keeps its connection open until the read ends)."""
     host, port = url.removeprefix("http://").split(":")
     client = socket.create_connection((host, int(port)))
-    client.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    client.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{KEY_HEADER}\r\n".encode())
     return client
 
 
-def test_long_polls_end_when_their_clients_leave(service):
-    app_id = httpx.post(f"{api(service)}/applications", json={"name": "payments"}).json()["id"]
-    config_id = new_configuration(service, app_id, "db", {})["id"]
+def test_long_polls_end_when_their_clients_leave(service, http):
+    app_id = http.post(f"{api(service)}/applications", json={"name": "payments"}).json()["id"]
+    config_id = new_configuration(http, service, app_id, "db", {})["id"]
     path = f"/api/v1/configurations/{config_id}?wait=30&version=1"
     clients = [raw_get(service, path) for _ in range(10)]
     wait_for_open(service, "long_poll", 10)
@@ -239,11 +256,11 @@ def test_long_polls_end_when_their_clients_leave(service):
     wait_for_open(service, "long_poll", 0, timeout_s=15)  # well before the 27-30 s they would wait
 
 
-def test_a_filtered_stream_ends_when_its_client_leaves_while_others_change(database_url):
+def test_a_filtered_stream_ends_when_its_client_leaves_while_others_change(database_url, http):
     env = {"DATABASE_URL": database_url, "SSE_HEARTBEAT_SECONDS": "60", "LOG_LEVEL": "warning"}
     with running_service(env) as url:
         mine, other = (
-            httpx.post(f"{api(url)}/applications", json={"name": name}).json()["id"]
+            http.post(f"{api(url)}/applications", json={"name": name}).json()["id"]
             for name in ("payments", "other")
         )
         stream = raw_get(url, f"/api/v1/events?application_id={mine}")
@@ -251,7 +268,7 @@ def test_a_filtered_stream_ends_when_its_client_leaves_while_others_change(datab
         stream.close()
 
         def ended_while_others_change() -> bool:  # long before its first heartbeat, due in 60 s
-            httpx.put(f"{api(url)}/applications/{other}", json={"comments": str(time.monotonic())})
+            http.put(f"{api(url)}/applications/{other}", json={"comments": str(time.monotonic())})
             return open_watchers(url, "stream") == 0
 
         wait_until(ended_while_others_change)

@@ -3,7 +3,7 @@
 import httpx
 
 from config.metrics_test import KNOWN_SERIES, labelled
-from tests.server import running_service, scraped
+from tests.server import api_client, running_service, scraped
 
 
 def request_count(base_url: str, route: str) -> float:
@@ -12,11 +12,10 @@ def request_count(base_url: str, route: str) -> float:
 
 def test_two_workers_report_one_sum(database_url):
     env = {"DATABASE_URL": database_url, "WEB_CONCURRENCY": "2", "LOG_LEVEL": "warning"}
-    with running_service(env) as url:
-        app_id = httpx.post(f"{url}/api/v1/applications", json={"name": "payments"}).json()["id"]
-        with httpx.Client() as client:  # new connections, so both workers get some
-            for _ in range(40):
-                client.get(f"{url}/api/v1/applications/{app_id}", headers={"Connection": "close"})
+    with running_service(env) as url, api_client(url) as client:
+        app_id = client.post("/api/v1/applications", json={"name": "payments"}).json()["id"]
+        for _ in range(40):  # new connections, so both workers get some
+            client.get(f"/api/v1/applications/{app_id}", headers={"Connection": "close"})
 
         route = "/api/v1/applications/{application_id}"
         assert request_count(url, route) == 40

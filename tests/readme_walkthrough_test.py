@@ -9,12 +9,17 @@ beginning `#  ` continues the one above. A command that does not fail on an erro
 
 Left out, by leaving its block unmarked: the `curl -N` event stream, which is open until the
 reader stops it (a `--max-time` would end it with curl's exit status 28, a failure to `set -e`).
+
+The service runs with ADMIN_API_KEY, and the script gets it as a reader who set it would: the
+walk-through's first block takes its key from there, every curl sends it.
 """
 
+import os
 import re
 import subprocess
 from dataclasses import dataclass, field
 
+from tests.apps import ADMIN_KEY
 from tests.server import ROOT, running_service
 
 README = ROOT / "README.md"
@@ -33,12 +38,10 @@ BLOCK = re.compile(r"^<!-- walkthrough -->\n```sh\n(.*?)^```$", re.MULTILINE | r
 MARKER = "@@walkthrough command {}@@"
 SEGMENT = re.compile(r"^@@walkthrough command (\d+)@@$", re.MULTILINE)
 
-# `AUTH` is the one place to put a header every request must carry (an API key, say).
 PRELUDE = """set -euo pipefail
 shopt -s inherit_errexit
-AUTH={auth}
-curl() {{ if [ -n "$AUTH" ]; then command curl -H "$AUTH" "$@"; else command curl "$@"; fi; }}
 """
+WITH_KEY = '-H "$AUTH"'
 
 
 @dataclass
@@ -46,9 +49,16 @@ class Command:
     text: str
     samples: list[str] = field(default_factory=list)
 
+    def curl_calls(self) -> list[str]:
+        return [re.split(r"[|&;)]", call)[0] for call in re.split(r"\bcurl\b", self.text)[1:]]
+
     def fails_on_error_status(self) -> bool:
-        calls = [re.split(r"[|&;)]", call)[0] for call in re.split(r"\bcurl\b", self.text)[1:]]
-        return all(re.search(r"\s(-[a-zA-Z]*f[a-zA-Z]*|--fail(-with-body)?)\s", call) for call in calls)
+        return all(
+            re.search(r"\s(-[a-zA-Z]*f[a-zA-Z]*|--fail(-with-body)?)\s", call) for call in self.curl_calls()
+        )
+
+    def sends_the_key(self) -> bool:
+        return all(WITH_KEY in call for call in self.curl_calls())
 
 
 def walkthrough_blocks(readme: str) -> list[str]:
@@ -78,9 +88,9 @@ def parse(block: str) -> list[Command | str]:
     return parts
 
 
-def script_of(commands: list[Command | str], auth: str = "") -> str:
+def script_of(commands: list[Command | str]) -> str:
     """One bash script: each command preceded by a marker line that splits the output."""
-    lines = [PRELUDE.format(auth=shell_quoted(auth))]
+    lines = [PRELUDE]
     for number, part in enumerate(commands):
         if isinstance(part, Command):
             lines.append(f"printf '\\n%s\\n' '{MARKER.format(number)}'")
@@ -88,10 +98,6 @@ def script_of(commands: list[Command | str], auth: str = "") -> str:
         else:
             lines.append(part)
     return "\n".join(lines) + "\n"
-
-
-def shell_quoted(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def outputs_by_command(stdout: str) -> dict[int, str]:
@@ -118,12 +124,18 @@ def readme_commands(base_url: str) -> list[Command | str]:
 
 
 def test_the_walkthrough_runs_in_order_and_gives_the_outputs_it_shows(database_url, tmp_path):
-    with running_service({"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}) as base_url:
+    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning", "ADMIN_API_KEY": ADMIN_KEY}
+    with running_service(env) as base_url:
         commands = readme_commands(base_url)
         script = script_of(commands)
         assert f"API={base_url}/api/v1" in script
         result = subprocess.run(
-            ["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+            ["bash", "-c", script],
+            cwd=tmp_path,  # no .data/admin-key here: the key must come from ADMIN_API_KEY
+            env=os.environ | {"ADMIN_API_KEY": ADMIN_KEY},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert result.returncode == 0, f"the walk-through failed:\n{result.stdout}\n{result.stderr}"
     outputs = outputs_by_command(result.stdout)
@@ -144,6 +156,8 @@ def test_every_section_of_the_walkthrough_is_run_and_every_error_status_is_check
     commands = [part for part in readme_commands(README_URL) if isinstance(part, Command)]
     unchecked = [c.text for c in commands if not c.fails_on_error_status() and not c.samples]
     assert unchecked == []
+    assert [c.text for c in commands if not c.sends_the_key()] == []
+    assert re.search(r"^curl -N .*" + re.escape(WITH_KEY), readme, re.MULTILINE), "the stream sends it too"
     samples = [sample for command in commands for sample in command.samples]
     assert any(sample.startswith('{"from":1,"to":3,"patch":') for sample in samples), "the diff sample"
     assert any('"status":412' in sample for sample in samples), "the 412 sample"
@@ -164,3 +178,9 @@ def test_a_curl_without_fail_needs_a_sample():
     assert Command("ID=$(curl --fail-with-body -s $API/x | python3)").fails_on_error_status()
     assert not Command("curl -s -X PUT $API/x").fails_on_error_status()
     assert not Command("curl -fsS $API/x && curl -s $API/y").fails_on_error_status()
+
+
+def test_a_curl_without_the_key_is_found():
+    assert Command('X=$(curl -fsS -H "$AUTH" $API/x | python3)').sends_the_key()
+    assert Command("ID=1").sends_the_key()  # no curl, nothing to send
+    assert not Command('curl -fsS -H "$AUTH" $API/x && curl -fsS $API/y').sends_the_key()

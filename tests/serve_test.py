@@ -5,30 +5,28 @@ import signal
 import subprocess
 import sys
 
-import httpx
-
-from tests.server import ROOT, running_service, service_process
+from tests.server import ROOT, api_client, running_service, service_process
 from tests.waiting import wait_until
 
 
 def test_without_database_url_the_service_runs_on_an_embedded_database_that_persists(tmp_path):
     env = {"DATA_DIR": str(tmp_path / "data"), "LOG_FORMAT": "json"}
 
-    with running_service(env) as url:
-        assert httpx.get(f"{url}/health/db").json()["status"] == "ok"
-        created = httpx.post(f"{url}/api/v1/applications", json={"name": "payments"})
+    with running_service(env) as url, api_client(url) as client:
+        assert client.get("/health/db").json()["status"] == "ok"
+        created = client.post("/api/v1/applications", json={"name": "payments"})
         assert created.status_code == 201
 
-    with running_service(env) as url:  # a second run finds the first run's data
-        listed = httpx.get(f"{url}/api/v1/applications").json()
+    with running_service(env) as url, api_client(url) as client:  # a second run finds the first run's data
+        listed = client.get("/api/v1/applications").json()
         assert [a["id"] for a in listed] == [created.json()["id"]]
 
 
 def test_with_database_url_it_migrates_and_serves(postgres):
     name = postgres.new_database(migrated=False)
     try:
-        with running_service({"DATABASE_URL": postgres.url(name)}) as url:
-            response = httpx.post(f"{url}/api/v1/applications", json={"name": "payments"})
+        with running_service({"DATABASE_URL": postgres.url(name)}) as url, api_client(url) as client:
+            response = client.post("/api/v1/applications", json={"name": "payments"})
             assert response.status_code == 201
             assert response.headers["location"].startswith(url)
     finally:

@@ -11,9 +11,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+
+from tests.apps import ADMIN_KEY, AUTHORIZED
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,10 +27,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def api_client(base_url: str = "", **options: Any) -> httpx.Client:
+    """An httpx client for a service started here: it sends the suite's admin key (which
+    every such service has) with every request, as tests.apps' clients do in-process."""
+    return httpx.Client(base_url=base_url, headers=AUTHORIZED, **options)
+
+
 @dataclass(frozen=True)
 class Service:
     url: str
     pid: int
+
+    def client(self, **options: Any) -> httpx.Client:
+        return api_client(self.url, **options)
 
 
 @contextmanager
@@ -52,7 +64,7 @@ def service_process(
         process = subprocess.Popen(
             command or [sys.executable, "main.py"],
             cwd=ROOT,
-            env=clean | {"PORT": str(port), "HOST": "127.0.0.1"} | env,
+            env=clean | {"PORT": str(port), "HOST": "127.0.0.1", "ADMIN_API_KEY": ADMIN_KEY} | env,
             stdout=output,
             stderr=subprocess.STDOUT,
             text=True,

@@ -6,16 +6,21 @@ import threading
 
 import httpx
 
+from tests.apps import ADMIN_KEY
 from tests.waiting import DEADLINE_S
 
 
 class EventStream:
-    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+    """A stream opened with `headers` and the API key `key` (by default the suite's admin key,
+    which every service tests start has; None: no key)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None, key: str | None = ADMIN_KEY) -> None:
         self.events: queue.Queue[dict] = queue.Queue()
         self.comments: queue.Queue[str] = queue.Queue()
         self._client = httpx.Client(timeout=httpx.Timeout(DEADLINE_S, read=None))
+        authorization = {} if key is None else {"Authorization": f"Bearer {key}"}
         self._response = self._client.send(
-            self._client.build_request("GET", url, headers=headers), stream=True
+            self._client.build_request("GET", url, headers=authorization | (headers or {})), stream=True
         )
         self.status_code = self._response.status_code
         self.headers = self._response.headers

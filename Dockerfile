@@ -10,7 +10,8 @@ RUN pipenv sync
 
 # Run: that environment and the code, as an unprivileged user.
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin app \
+    && mkdir /data && chown app /data
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY . .
@@ -18,6 +19,7 @@ ENV PATH="/app/.venv/bin:$PATH" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     ENVIRONMENT=production \
+    DATA_DIR=/data \
     HOST=0.0.0.0 \
     PORT=8000
 USER app

@@ -17,10 +17,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from api import health
 from api import metrics as metrics_endpoint
+from api.auth import AuthMiddleware, KeyRingHolder
 from api.cached_reads import CachedReadsMiddleware
 from api.compression import compression
 from api.docs import install_docs
@@ -37,12 +39,14 @@ from database.embedded import resolve_database_url
 from database.listener import Listener
 from database.migrations import apply_migrations
 from database.pool import Database, PoolOptions
+from services.api_keys import ApiKeyService
 from services.applications import ApplicationService
 from services.audit import AuditService
 from services.cache import RepresentationCache
 from services.change_feed import ChangeFeed
 from services.configurations import ConfigurationService
 from services.health import HealthService
+from services.keyring import KeyRing
 from services.watches import ConfigurationWatcher
 
 VERSION = "1.0.0"
@@ -68,6 +72,7 @@ def pool_options(settings: Settings) -> PoolOptions:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    _warn_of_weak_access(settings)
     url = await asyncio.to_thread(resolve_database_url, settings)
     if settings.migrate_on_start:
         applied = await asyncio.to_thread(apply_migrations, url, settings.db_connect_timeout_s)
@@ -81,21 +86,33 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(db.open)
         opened.push_async_callback(asyncio.to_thread, db.close)
         cache: RepresentationCache = app.state.cache
+        keyring = app.state.keyring.ring = KeyRing(db, settings.rate_limit_per_second)
+        api_keys = ApiKeyService(db, settings.rate_limit_per_second, forget=keyring.forget)
+        admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+        await api_keys.bootstrap(admin_key, settings.data_dir)
+        opened.push_async_callback(keyring.drain)
         feed = ChangeFeed(db)
         feed.subscribe(cache.apply)
+        feed.subscribe(keyring.apply)
         await feed.start()
         opened.push_async_callback(feed.stop)
 
         def listening() -> None:
             cache.resume()
+            keyring.resume()
             feed.notify()  # whatever was notified while the listener was away was missed
+
+        def deaf() -> None:
+            # Changes elsewhere, revocations included, would go unheard meanwhile.
+            cache.suspend()
+            keyring.suspend()
 
         listener = Listener(
             url,
             CHANGES_CHANNEL,
             on_notify=feed.notify,
             on_connect=listening,
-            on_disconnect=cache.suspend,
+            on_disconnect=deaf,
             connect_timeout_s=settings.db_connect_timeout_s,
         )
         await listener.start()
@@ -105,6 +122,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.configurations = configurations
         app.state.health = HealthService(db)
         app.state.audit = AuditService(db)
+        app.state.api_keys = api_keys
         app.state.feed = feed
         app.state.watcher = ConfigurationWatcher(configurations, feed)
         gauges = asyncio.get_running_loop().create_task(_publish_gauges(db))
@@ -112,6 +130,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # For the server (api/protocol.py): as shutdown begins, long polls and event streams
         # end at once, answered as usual, rather than being cut when the grace runs out.
         yield {READ_TIMEOUT_S: settings.request_read_timeout_s, ON_SHUTDOWN: feed.release_followers}
+
+
+def _warn_of_weak_access(settings: Settings) -> None:
+    if settings.anonymous_scope_list:
+        logger.warning(
+            "ANONYMOUS_SCOPES=%s: requests without a key may %s; never use this in production",
+            settings.anonymous_scopes,
+            " and ".join(settings.anonymous_scope_list),
+        )
+    if settings.admin_api_key and len(settings.admin_api_key.get_secret_value()) < 32:
+        logger.warning("ADMIN_API_KEY is shorter than 32 characters: easy to guess; prefer a generated key")
 
 
 async def _publish_gauges(db: Database) -> None:
@@ -132,6 +161,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     # Made here, not in the lifespan: the fast read path below is built before that runs.
     app.state.cache = RepresentationCache(settings.cache_entries)
+    app.state.keyring = KeyRingHolder()  # its ring is made in the lifespan, with the pool
     install_error_handlers(app)
     include_api_v1(app)
     app.include_router(health.router)
@@ -142,6 +172,33 @@ def create_app(settings: Settings) -> FastAPI:
     # Inside the fast read path, which compresses its cached bodies once per version itself.
     app.add_middleware(compression)
     app.add_middleware(CachedReadsMiddleware, cache=app.state.cache, routes=reads)
+    # Outside the fast read path: nothing under /api/v1 is answered without a key.
+    app.add_middleware(AuthMiddleware, settings=settings, keyring=app.state.keyring)
+    if settings.cors_origin_list:
+        # Outside authentication: a browser's preflight carries no key.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origin_list),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "If-None-Match",
+                "X-Actor",
+                "Last-Event-ID",
+            ],
+            expose_headers=[
+                "ETag",
+                "Location",
+                "Link",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "X-Request-ID",
+            ],
+        )
     host_names = allowed_host_names(settings)
     if host_names is not None:
         app.add_middleware(AllowedHostsMiddleware, names=host_names)

@@ -1,7 +1,7 @@
-"""Who is making a request.
+"""Who a request says it acts for.
 
-Until access control exists, whoever the X-Actor header says. This is the one function to
-replace when API keys arrive.
+The actor of a change is its key's name (api/auth.py); an X-Actor header, where sent, names
+whom the key acts for (a person behind a deploy tool, say) and is kept beside it.
 """
 
 from starlette.requests import Request
@@ -20,5 +20,6 @@ def printable(raw: str | None, limit: int) -> str | None:
     return text[:limit] or None
 
 
-def actor_of(request: Request) -> str:
-    return printable(request.headers.get("x-actor"), MAX_ACTOR_LENGTH) or ANONYMOUS
+def on_behalf_of(request: Request) -> str | None:
+    """Whom the caller says it acts for (X-Actor): kept beside the key's name, never instead."""
+    return printable(request.headers.get("x-actor"), MAX_ACTOR_LENGTH)

@@ -1,7 +1,7 @@
 import pytest
 from starlette.requests import Request
 
-from api.actor import actor_of, printable
+from api.actor import on_behalf_of, printable
 
 
 def request_with(headers: list[tuple[bytes, bytes]]) -> Request:
@@ -22,7 +22,7 @@ def test_printable(raw, limit, expected):
     assert printable(raw, limit) == expected
 
 
-def test_the_actor_is_the_x_actor_header_in_utf8_or_anonymous():
-    assert actor_of(request_with([(b"x-actor", "renée".encode())])) == "renée"
-    assert actor_of(request_with([(b"x-actor", b"\x01\x02")])) == "anonymous"
-    assert actor_of(request_with([])) == "anonymous"
+def test_on_behalf_of_is_the_x_actor_header_in_utf8_or_nobody():
+    assert on_behalf_of(request_with([(b"x-actor", "renée".encode())])) == "renée"
+    assert on_behalf_of(request_with([(b"x-actor", b"\x01\x02")])) is None
+    assert on_behalf_of(request_with([])) is None

@@ -17,7 +17,9 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.auth import principal_of
 from api.compression import accepts_gzip
+from models.api_keys import within
 from models.ids import normalize_id
 from models.preconditions import VersionCondition
 from services.cache import Kind, Representation, RepresentationCache
@@ -45,6 +47,9 @@ class CachedReadsMiddleware:
         cached = None if resource_id is None else self.cache.get((kind, resource_id), count_miss=False)
         if cached is None:
             return False
+        principal = principal_of(scope)
+        if principal is None or not within(principal.reach, cached.application_id):
+            return False  # the route answers 404 for what the key does not reach
         if_none_match = _header(scope, b"if-none-match") if kind == "configuration" else None
         if if_none_match is not None:
             try:

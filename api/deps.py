@@ -8,10 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from api.actor import actor_of, printable
+from api.actor import on_behalf_of, printable
+from api.auth import caller_of
 from config.logging import request_id_var
 from config.settings import Settings
+from models.api_keys import Principal
 from models.audit import AuditContext
+from services.api_keys import ApiKeyService
 from services.applications import ApplicationService
 from services.audit import AuditService
 from services.change_feed import ChangeFeed
@@ -29,9 +32,16 @@ def from_state(name: str) -> Any:
     return Depends(dependency)
 
 
+async def _caller(request: Request) -> Principal:
+    return caller_of(request.scope)
+
+
 async def _audit_context(request: Request) -> AuditContext:
+    caller = caller_of(request.scope)
     return AuditContext(
-        actor=actor_of(request),
+        actor=caller.name,
+        on_behalf_of=on_behalf_of(request),
+        reach=caller.reach,
         request_id=request_id_var.get(),
         client_ip=request.client.host[:64] if request.client else None,
         user_agent=printable(request.headers.get("user-agent"), 512),
@@ -42,7 +52,10 @@ Applications = Annotated[ApplicationService, from_state("applications")]
 Configurations = Annotated[ConfigurationService, from_state("configurations")]
 Health = Annotated[HealthService, from_state("health")]
 Audit = Annotated[AuditService, from_state("audit")]
+ApiKeys = Annotated[ApiKeyService, from_state("api_keys")]
 Feed = Annotated[ChangeFeed, from_state("feed")]
 AppSettings = Annotated[Settings, from_state("settings")]
 # Who is changing something, and from where: recorded in the audit log.
 Changer = Annotated[AuditContext, Depends(_audit_context)]
+# Who is asking: the key (api/auth.py), with the applications it reaches.
+Caller = Annotated[Principal, Depends(_caller)]

@@ -3,7 +3,9 @@ from types import SimpleNamespace
 import pytest
 from starlette.requests import Request
 
+from api.auth import PRINCIPAL
 from api.deps import _audit_context, from_state
+from models.api_keys import Principal
 
 pytestmark = pytest.mark.anyio
 
@@ -16,12 +18,21 @@ async def test_services_come_from_the_app_state():
 
 
 async def test_the_audit_context_says_who_and_from_where():
+    """The actor is the key's name; X-Actor names whom it acts for; the reach goes along."""
+    deployer = Principal("01JD0000000000000000000000", "deployer", 2, frozenset({"A"}), 10)
     request = Request(
         {
             "type": "http",
             "headers": [(b"x-actor", b"alice"), (b"user-agent", b"cli/1")],
             "client": ("10.0.0.7", 5000),
+            PRINCIPAL: deployer,
         }
     )
     context = await _audit_context(request)
-    assert (context.actor, context.client_ip, context.user_agent) == ("alice", "10.0.0.7", "cli/1")
+    assert (context.actor, context.on_behalf_of) == ("deployer", "alice")
+    assert (context.client_ip, context.user_agent, context.reach) == ("10.0.0.7", "cli/1", frozenset({"A"}))
+
+
+async def test_a_request_without_a_principal_reaches_nothing():
+    context = await _audit_context(Request({"type": "http", "headers": [], "client": None}))
+    assert context.reach == frozenset()

@@ -13,7 +13,8 @@ import time
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.actor import ANONYMOUS, MAX_ACTOR_LENGTH, printable
+from api.actor import ANONYMOUS
+from api.auth import principal_of
 from api.errors import internal_error, problem
 from config import metrics
 from config.logging import request_id_var
@@ -42,10 +43,9 @@ def _request_id(scope: Scope) -> str:
 
 
 def _actor(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-actor":
-            return printable(value.decode("latin-1"), MAX_ACTOR_LENGTH) or ANONYMOUS
-    return ANONYMOUS
+    """The key's name, once api/auth.py has found it (never the key itself)."""
+    principal = principal_of(scope)
+    return ANONYMOUS if principal is None else principal.name
 
 
 def _observe(method: str, route: str, status: int, seconds: float) -> None:

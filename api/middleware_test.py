@@ -9,7 +9,7 @@ from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from config.logging import JsonFormatter, request_id_var
 from main import create_app
-from tests.apps import sync_client
+from tests.apps import ADMIN_KEY, sync_client
 
 
 @pytest.fixture
@@ -98,6 +98,8 @@ def test_a_streamed_oversized_body_is_refused(client):
 
 
 def test_access_lines_name_the_route_template_and_the_actor(settings, caplog):
+    """The actor is the key's name (the suite's admin key is the bootstrap key), never the
+    X-Actor a client claims, nor the key itself."""
     caplog.set_level(logging.INFO, logger="config_service.access")
     with sync_client(create_app(settings)) as client:
         application = client.post("/api/v1/applications", json={"name": "p"}).json()
@@ -106,7 +108,8 @@ def test_access_lines_name_the_route_template_and_the_actor(settings, caplog):
     record = [r for r in caplog.records if r.name == "config_service.access"][-1]
     assert (record.route, record.actor, record.status) == (
         "/api/v1/applications/{application_id}",
-        "alice",
+        "bootstrap",
         200,
     )
+    assert ADMIN_KEY not in caplog.text
     assert json.loads(JsonFormatter().format(record))["route"] == "/api/v1/applications/{application_id}"

@@ -12,10 +12,12 @@ import httpx
 import pytest
 
 from main import SHUTDOWN_GRACE_S
-from tests.server import running_service, scraped, service_process
+from tests.apps import ADMIN_KEY, AUTHORIZED
+from tests.server import api_client, running_service, scraped, service_process
 from tests.waiting import DEADLINE_S, wait_until
 
 READ_TIMEOUT_S = 1
+KEY_HEADER = f"Authorization: Bearer {ADMIN_KEY}\r\n".encode()  # for requests written by hand
 
 
 def watchers(url: str, kind: str) -> float:
@@ -25,7 +27,7 @@ def watchers(url: str, kind: str) -> float:
 def read_stream(url: str) -> str:
     """'ended' when the stream ends as HTTP says a response ends, else what went wrong."""
     try:
-        with httpx.stream("GET", url, timeout=DEADLINE_S) as response:
+        with httpx.stream("GET", url, headers=AUTHORIZED, timeout=DEADLINE_S) as response:
             for _ in response.iter_bytes():
                 pass
         return "ended"
@@ -44,15 +46,17 @@ def exit_code(pid: int) -> int:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_stop_answers_long_polls_ends_streams_and_exits_at_once(database_url, tmp_path, signum):
     log = tmp_path / "service.log"
-    with service_process({"DATABASE_URL": database_url}, log=log) as service, ThreadPoolExecutor(2) as pool:
+    with (
+        service_process({"DATABASE_URL": database_url}, log=log) as service,
+        service.client(timeout=DEADLINE_S) as client,
+        ThreadPoolExecutor(2) as pool,
+    ):
         url = service.url
-        app = httpx.post(f"{url}/api/v1/applications", json={"name": "payments"}).json()
-        created = httpx.post(
-            f"{url}/api/v1/configurations", json={"application_id": app["id"], "name": "db", "config": {}}
+        app = client.post("/api/v1/applications", json={"name": "payments"}).json()
+        created = client.post(
+            "/api/v1/configurations", json={"application_id": app["id"], "name": "db", "config": {}}
         ).json()
-        poll = pool.submit(
-            httpx.get, f"{url}/api/v1/configurations/{created['id']}?wait=60", timeout=DEADLINE_S
-        )
+        poll = pool.submit(client.get, f"/api/v1/configurations/{created['id']}?wait=60")
         stream = pool.submit(read_stream, f"{url}/api/v1/events")
         wait_until(lambda: watchers(url, "long_poll") == watchers(url, "stream") == 1, what="both wait")
 
@@ -111,12 +115,14 @@ def test_a_body_that_stalls_is_answered_408_and_the_connection_closed(impatient_
     with connect(impatient_service) as sock:
         sock.sendall(
             b"POST /api/v1/applications HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":'
+            + KEY_HEADER
+            + b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":'
         )
         answer = read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 408 ")
     # Nothing was created from the part that came.
-    assert httpx.get(f"{impatient_service}/api/v1/applications").json() == []
+    with api_client(impatient_service) as client:
+        assert client.get("/api/v1/applications").json() == []
 
 
 def test_a_body_nobody_reads_holds_the_connection_no_longer_than_the_deadline(impatient_service):
@@ -150,24 +156,25 @@ def test_a_connection_that_sends_nothing_is_closed(impatient_service):
 
 def test_a_request_in_pieces_within_the_deadline_is_served_and_waits_are_not_cut(impatient_service):
     url = impatient_service
-    app = httpx.post(f"{url}/api/v1/applications", json={"name": "slow-but-sure"}).json()
-    created = httpx.post(
-        f"{url}/api/v1/configurations", json={"application_id": app["id"], "name": "db", "config": {}}
-    ).json()
+    with api_client(url) as client:
+        app = client.post("/api/v1/applications", json={"name": "slow-but-sure"}).json()
+        created = client.post(
+            "/api/v1/configurations", json={"application_id": app["id"], "name": "db", "config": {}}
+        ).json()
     with connect(url) as sock:
         sock.sendall(b"GET /health HTTP/1.1\r\n")
         sock.sendall(b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n")
         assert read_until_closed(sock).startswith(b"HTTP/1.1 200 ")
     with connect(url) as sock:  # a long poll outlasting the read deadline: its request is in
         sock.sendall(f"GET /api/v1/configurations/{created['id']}".encode())
-        sock.sendall(b"?wait=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"?wait=2 HTTP/1.1\r\nHost: 127.0.0.1\r\n" + KEY_HEADER + b"Connection: close\r\n\r\n")
         answer = read_until_closed(sock)
     assert answer.startswith(b"HTTP/1.1 304 Not Modified\r\n")
 
 
 def test_beyond_max_connections_requests_are_refused_with_503(database_url):
     with running_service({"DATABASE_URL": database_url, "MAX_CONNECTIONS": "2"}) as url:
-        streams = [httpx.Client(timeout=DEADLINE_S) for _ in range(2)]
+        streams = [api_client(timeout=DEADLINE_S) for _ in range(2)]
         try:
             opened = [c.send(c.build_request("GET", f"{url}/api/v1/events"), stream=True) for c in streams]
             assert [response.status_code for response in opened] == [200, 200]

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from api.errors import PROBLEM_JSON
+from models.fields import JSON_VALUE, JSON_VALUE_SCHEMA
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
 
@@ -22,7 +23,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         schema = get_openapi(
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
-        for method, operation in _operations(schema):
+        for path, method, operation in _operations(schema):
+            if path.startswith(API_PREFIX):
+                _needs_a_key(operation)
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _never_null(parameter["schema"])
             if method in _WRITES:
                 operation.setdefault("parameters", []).append(_ACTOR_HEADER)
             responses = operation["responses"]
@@ -36,17 +41,27 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     response["headers"] = {"ETag": _ETAG_HEADER}
         for unused in ("HTTPValidationError", "ValidationError"):
             schema["components"]["schemas"].pop(unused, None)
+        schema["components"]["schemas"][JSON_VALUE] = JSON_VALUE_SCHEMA
+        schema["components"]["securitySchemes"] = {BEARER: _BEARER_SCHEME}
         app.openapi_schema = schema
     return app.openapi_schema
 
 
 _WRITES = {"post", "put", "patch", "delete"}
+API_PREFIX = "/api/v1"
+BEARER = "bearerAuth"
+_BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key, cs_…: from POST /api/v1/api-keys, `pipenv run keys create`, "
+    "ADMIN_API_KEY, or $DATA_DIR/admin-key after the first start",
+}
 # Read by hand (api/actor.py), not declared per route, so documented here.
 _ACTOR_HEADER = {
     "name": "X-Actor",
     "in": "header",
     "required": False,
-    "description": "Who makes the change, for the audit log (at most 256 characters); default anonymous",
+    "description": "Whom the key acts for: kept in the audit log beside the key's name (256 characters)",
     "schema": {"type": "string"},
 }
 _ETAG_HEADER = {
@@ -54,6 +69,15 @@ _ETAG_HEADER = {
     "schema": {"type": "string"},
 }
 _VERSIONED = {"#/components/schemas/Configuration", "#/components/schemas/Application"}
+
+
+def _never_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter is sent or left out; FastAPI's `X | None` says it may also be null, and a
+    client (or fuzzer) taking that at its word sends the text "null"."""
+    branches = [branch for branch in schema.get("anyOf", []) if branch != {"type": "null"}]
+    if len(branches) != 1 or len(schema["anyOf"]) != 2:
+        return schema
+    return {key: value for key, value in schema.items() if key != "anyOf"} | branches[0]
 
 
 def _is_versioned(response: dict[str, Any]) -> bool:
@@ -70,8 +94,22 @@ def _problem(description: str, model: str) -> dict[str, Any]:
 
 
 def _operations(schema: dict[str, Any]):
-    for path in schema["paths"].values():
-        yield from path.items()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def _needs_a_key(operation: dict[str, Any]) -> None:
+    """Every /api/v1 operation takes a bearer key (api/auth.py), and may answer for it."""
+    operation["security"] = [{BEARER: []}]
+    responses = operation["responses"]
+    responses.setdefault(
+        "401", _problem("Unauthorized: no key, or a malformed, unknown, expired or revoked one", "Problem")
+    )
+    responses.setdefault("403", _problem("Forbidden: the key lacks the scope this needs", "Problem"))
+    responses.setdefault(
+        "429", _problem("Too Many Requests: beyond the key's rate; see Retry-After", "Problem")
+    )
 
 
 def render(app: FastAPI) -> str:

@@ -147,14 +147,12 @@ def test_json_lines_carry_no_colour_codes_from_uvicorns_coloured_copy_of_a_messa
 
 
 def test_a_served_request_and_uvicorns_start_up_log_plain_json(tmp_path, database_url):
-    import httpx
-
     from tests.server import service_process
 
     log = tmp_path / "service.log"
     env = {"DATABASE_URL": database_url, "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"}
-    with service_process(env, log=log) as service:
-        httpx.get(f"{service.url}/api/v1/applications")
+    with service_process(env, log=log) as service, service.client() as client:
+        assert client.get("/api/v1/applications").status_code == 200
     # Stopped: every line is written out.
     lines = log.read_text().splitlines()
 

@@ -1,11 +1,16 @@
 """Service settings, read once from the environment (and `.env`)."""
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SCOPES = ("read", "write", "admin")
+# What an Authorization: Bearer header can carry (RFC 6750's b64token).
+_BEARER_TOKEN = re.compile(r"[A-Za-z0-9._~+/-]{1,512}=*")
 
 
 class SettingsError(Exception):
@@ -50,11 +55,53 @@ class Settings(BaseSettings):
     # An unknown body member or query parameter: a 400 (reject), or ignored with a Warning
     # header (warn), for older clients that send what this version no longer knows.
     unknown_fields: Literal["reject", "warn"] = "reject"
+    # While set, a working admin key (made as "bootstrap" at start if no key has this
+    # secret). Unset, a database without keys gets one written to $DATA_DIR/admin-key.
+    admin_api_key: SecretStr | None = None
+    # What requests without a key may do (comma-separated scopes). Empty: nothing. Meant for
+    # local development and migrations of legacy clients, never for production.
+    anonymous_scopes: str = ""
+    # Each key's rate unless it has its own; bursts of twice as many are let through.
+    rate_limit_per_second: int = Field(100, ge=1, le=1_000_000)
+    # Failed authentications a client address may make a second before it gets 429.
+    auth_failures_per_second: int = Field(10, ge=1, le=1_000_000)
+    metrics_require_key: bool = False
+    # Origins (comma-separated) whose pages may call the API from a browser; empty: CORS off.
+    cors_origins: str = ""
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("admin_api_key", mode="before")
+    @classmethod
+    def _bearer_token(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text in (None, ""):
+            return None
+        # The value itself never goes into the message: it is a secret.
+        if not isinstance(text, str) or not _BEARER_TOKEN.fullmatch(text):
+            raise ValueError(
+                "must be at most 512 characters of letters, digits and . _ ~ + / - (a bearer token)"
+            )
+        return text
+
+    @field_validator("anonymous_scopes")
+    @classmethod
+    def _known_scopes(cls, value: str) -> str:
+        unknown = [scope for scope in _items(value) if scope not in SCOPES]
+        if unknown:
+            raise ValueError(f"unknown scope {unknown[0]!r}; the scopes are read, write and admin")
+        return value
+
+    @property
+    def anonymous_scope_list(self) -> tuple[str, ...]:
+        return _items(self.anonymous_scopes)
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return _items(self.cors_origins)
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -80,6 +127,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and self.database_url is None:
             raise ValueError("DATABASE_URL is required when ENVIRONMENT=production")
         return self
+
+
+def _items(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -17,6 +17,7 @@ def test_defaults_are_safe_for_development():
     assert settings.max_body_bytes == 1024 * 1024
     assert (settings.host, settings.port) == ("127.0.0.1", 8000)
     assert settings.migrate_on_start is True
+    assert settings.unknown_fields == "reject"
 
 
 def test_values_come_from_the_environment_and_a_dotenv_file(monkeypatch, tmp_path):
@@ -44,6 +45,7 @@ def test_values_come_from_the_environment_and_a_dotenv_file(monkeypatch, tmp_pat
         ("LOG_FORMAT", "xml"),
         ("DATABASE_URL", "mysql://db/x"),
         ("ENVIRONMENT", "staging"),
+        ("UNKNOWN_FIELDS", "ignore"),
     ],
 )
 def test_a_bad_setting_is_refused_by_its_name(monkeypatch, variable, value):
@@ -93,3 +95,24 @@ def test_slow_and_many_clients_are_bounded_by_default(monkeypatch):
     monkeypatch.setenv("MAX_CONNECTIONS", "0")
     with pytest.raises(SettingsError, match="invalid setting MAX_CONNECTIONS"):
         load_settings()
+
+
+def test_the_admin_key_is_a_secret_that_must_fit_a_bearer_header():
+    settings = load_settings(_env_file=None, admin_api_key="cs_some-operator-secret")
+    assert settings.admin_api_key.get_secret_value() == "cs_some-operator-secret"
+    assert "cs_some-operator-secret" not in repr(settings)
+    assert load_settings(_env_file=None, admin_api_key="").admin_api_key is None
+    with pytest.raises(SettingsError) as refused:
+        load_settings(_env_file=None, admin_api_key="two words-secret")
+    assert "ADMIN_API_KEY" in str(refused.value) and "two words" not in str(refused.value)
+
+
+def test_anonymous_scopes_and_cors_origins_are_comma_separated():
+    settings = load_settings(
+        _env_file=None, anonymous_scopes=" read, write ", cors_origins="https://a, https://b"
+    )
+    assert settings.anonymous_scope_list == ("read", "write")
+    assert settings.cors_origin_list == ("https://a", "https://b")
+    assert load_settings(_env_file=None).anonymous_scope_list == ()
+    with pytest.raises(SettingsError, match="ANONYMOUS_SCOPES.*'root'"):
+        load_settings(_env_file=None, anonymous_scopes="read,root")

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-EntityType = Literal["application", "configuration"]
+EntityType = Literal["application", "configuration", "api_key"]
 Action = Literal[
     "application.created",
     "application.updated",
@@ -14,6 +14,8 @@ Action = Literal[
     "configuration.patched",
     "configuration.rolled_back",
     "configuration.deleted",
+    "api_key.created",
+    "api_key.revoked",
 ]
 
 
@@ -22,9 +24,13 @@ class AuditContext:
     """Who made a change, and from where: recorded with every audit event."""
 
     actor: str = "anonymous"
+    # Whom the actor says it acts for (the X-Actor header beside a key): recorded, not trusted.
+    on_behalf_of: str | None = None
     request_id: str | None = None
     client_ip: str | None = None
     user_agent: str | None = None
+    # The applications the caller may change (None: all). Not recorded: it bounds the change.
+    reach: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,11 @@ class AuditFilter:
     entity_id: str | None = None
     action: Action | None = None
     actor: str | None = None
+    on_behalf_of: str | None = None
+    # What the reader may see: the applications its key reaches (None: all), and whether
+    # events of keys, which belong to no application, are for its eyes.
+    reach: frozenset[str] | None = None
+    keys_visible: bool = True
     since: datetime | None = None
     until: datetime | None = None
 
@@ -45,10 +56,11 @@ class AuditEvent(BaseModel):
     seq: int
     occurred_at: datetime
     actor: str
+    on_behalf_of: str | None
     action: Action
     entity_type: EntityType
     entity_id: str
-    application_id: str
+    application_id: str | None
     version: int | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None

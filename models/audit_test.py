@@ -14,6 +14,7 @@ def test_events_only_have_known_actions_and_entity_types():
         "seq": 1,
         "occurred_at": "2026-01-01T00:00:00Z",
         "actor": "a",
+        "on_behalf_of": None,
         "action": "configuration.patched",
         "entity_type": "configuration",
         "entity_id": "E",
@@ -27,6 +28,8 @@ def test_events_only_have_known_actions_and_entity_types():
         "user_agent": None,
     }
     assert AuditEvent.model_validate(event).action == "configuration.patched"
+    key_event = event | {"action": "api_key.revoked", "entity_type": "api_key", "application_id": None}
+    assert AuditEvent.model_validate(key_event).application_id is None
     with pytest.raises(ValidationError):
         AuditEvent.model_validate(event | {"action": "configuration.exploded"})
     with pytest.raises(ValidationError):

@@ -17,7 +17,7 @@ class ChangeEvent(BaseModel):
     action: Action
     entity_type: EntityType
     entity_id: str
-    application_id: str
+    application_id: str | None  # None: a change to what belongs to no application (a key)
     name: str | None
     version: int | None
     occurred_at: datetime

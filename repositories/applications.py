@@ -1,8 +1,9 @@
 from psycopg2.extensions import connection as Connection
 
+from models.api_keys import Reach
 from models.errors import ApplicationNameTaken
 from models.paging import PageRequest
-from repositories.sql import constraint_errors, execute, fetch_all, fetch_one
+from repositories.sql import constraint_errors, execute, fetch_all, fetch_one, reach_param
 
 _COLUMNS = """
     a.id, a.name, a.comments, a.version, a.created_at, a.updated_at,
@@ -27,6 +28,7 @@ SELECT {_COLUMNS}
 FROM applications a
 WHERE (%(after)s::text IS NULL OR a.id > %(after)s)
   AND (%(name)s::text IS NULL OR a.name = %(name)s)
+  AND (%(reach)s::text[] IS NULL OR a.id = ANY(%(reach)s))
 ORDER BY a.id
 LIMIT %(limit)s OFFSET %(offset)s
 """
@@ -66,8 +68,10 @@ def known(conn: Connection, application_id: str) -> bool:
     return fetch_one(conn, _KNOWN, {"id": application_id})["known"]
 
 
-def list_page(conn: Connection, page: PageRequest, *, name: str | None = None) -> list[dict]:
-    return fetch_all(conn, _LIST, {**page.sql_params, "name": name})
+def list_page(
+    conn: Connection, page: PageRequest, *, name: str | None = None, reach: Reach = None
+) -> list[dict]:
+    return fetch_all(conn, _LIST, {**page.sql_params, "name": name, "reach": reach_param(reach)})
 
 
 def insert(conn: Connection, *, id: str, name: str, comments: str | None) -> dict:

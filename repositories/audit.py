@@ -1,14 +1,13 @@
 from dataclasses import asdict
 
 from psycopg2.extensions import connection as Connection
-from psycopg2.extras import Json
 
 from models.audit import AuditContext, AuditFilter
 from models.paging import PageRequest
-from repositories.sql import fetch_all, fetch_one
+from repositories.sql import fetch_all, fetch_one, jsonb, reach_param
 
-_COLUMNS = """id, seq, occurred_at, actor, action, entity_type, entity_id, application_id, version,
-    before, after, note, request_id, client_ip, user_agent"""
+_COLUMNS = """id, seq, occurred_at, actor, on_behalf_of, action, entity_type, entity_id, application_id,
+    version, before, after, note, request_id, client_ip, user_agent"""
 
 # The event takes the next change number. The counter row stays locked until the writing
 # transaction commits, so numbers become visible in order (sql/0004.change-feed.sql).
@@ -18,12 +17,12 @@ WITH next AS (
     UPDATE change_sequence SET last_seq = last_seq + 1 RETURNING last_seq
 )
 INSERT INTO audit_events
-    (id, seq, occurred_at, actor, action, entity_type, entity_id, application_id, version, before, after,
-     note, request_id, client_ip, user_agent)
+    (id, seq, occurred_at, actor, on_behalf_of, action, entity_type, entity_id, application_id, version,
+     before, after, note, request_id, client_ip, user_agent)
 SELECT
-    %(id)s, next.last_seq, clock_timestamp(), %(actor)s, %(action)s, %(entity_type)s, %(entity_id)s,
-    %(application_id)s, %(version)s, %(before)s, %(after)s, %(note)s, %(request_id)s, %(client_ip)s,
-    %(user_agent)s
+    %(id)s, next.last_seq, clock_timestamp(), %(actor)s, %(on_behalf_of)s, %(action)s, %(entity_type)s,
+    %(entity_id)s, %(application_id)s, %(version)s, %(before)s, %(after)s, %(note)s, %(request_id)s,
+    %(client_ip)s, %(user_agent)s
 FROM next
 RETURNING {_COLUMNS}
 """
@@ -50,6 +49,9 @@ WHERE (%(application_id)s::text IS NULL OR application_id = %(application_id)s)
   AND (%(entity_id)s::text IS NULL OR entity_id = %(entity_id)s)
   AND (%(action)s::text IS NULL OR action = %(action)s)
   AND (%(actor)s::text IS NULL OR actor = %(actor)s)
+  AND (%(on_behalf_of)s::text IS NULL OR on_behalf_of = %(on_behalf_of)s)
+  AND (%(reach)s::text[] IS NULL OR application_id = ANY(%(reach)s))
+  AND (%(keys_visible)s OR entity_type <> 'api_key')
   AND (%(since)s::timestamptz IS NULL OR occurred_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR occurred_at < %(until)s)
   AND (%(after)s::text IS NULL OR seq < (SELECT seq FROM audit_events WHERE id = %(after)s))
@@ -80,15 +82,16 @@ def append(
         "entity_id": entity_id,
         "application_id": application_id,
         "version": version,
-        "before": None if before is None else Json(before),
-        "after": None if after is None else Json(after),
+        "before": None if before is None else jsonb(before),
+        "after": None if after is None else jsonb(after),
         "note": note,
     }
     return fetch_one(conn, _INSERT, params)
 
 
 def list_page(conn: Connection, filters: AuditFilter, page: PageRequest) -> list[dict]:
-    return fetch_all(conn, _LIST, {**asdict(filters), **page.sql_params})
+    params = {**asdict(filters), **page.sql_params, "reach": reach_param(filters.reach)}
+    return fetch_all(conn, _LIST, params)
 
 
 def changes_after(conn: Connection, seq: int, limit: int) -> list[dict]:

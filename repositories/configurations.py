@@ -1,9 +1,9 @@
 from psycopg2.extensions import connection as Connection
-from psycopg2.extras import Json
 
+from models.api_keys import Reach
 from models.errors import ApplicationNotFound, ConfigurationNameTaken
 from models.paging import PageRequest
-from repositories.sql import constraint_errors, execute, fetch_all, fetch_one
+from repositories.sql import constraint_errors, execute, fetch_all, fetch_one, jsonb, reach_param
 
 _COLUMNS = "id, application_id, name, comments, config, version, created_at, updated_at"
 
@@ -16,6 +16,7 @@ SELECT {_COLUMNS}
 FROM configurations
 WHERE (%(application_id)s::text IS NULL OR application_id = %(application_id)s)
   AND (%(name)s::text IS NULL OR name = %(name)s)
+  AND (%(reach)s::text[] IS NULL OR application_id = ANY(%(reach)s))
   AND (%(after)s::text IS NULL OR id > %(after)s)
 ORDER BY id
 LIMIT %(limit)s OFFSET %(offset)s
@@ -77,8 +78,9 @@ def list_page(
     *,
     application_id: str | None = None,
     name: str | None = None,
+    reach: Reach = None,
 ) -> list[dict]:
-    params = {**page.sql_params, "application_id": application_id, "name": name}
+    params = {**page.sql_params, "application_id": application_id, "name": name, "reach": reach_param(reach)}
     return fetch_all(conn, _LIST, params)
 
 
@@ -104,7 +106,7 @@ def insert(
         "application_id": application_id,
         "name": name,
         "comments": comments,
-        "config": Json(config),
+        "config": jsonb(config),
         **_revision(actor, "created"),
     }
     with errors:
@@ -130,7 +132,7 @@ def update(
         "id": configuration_id,
         "name": name,
         "comments": comments,
-        "config": Json(config),
+        "config": jsonb(config),
         "always": always,
         **_revision(actor, change, rolled_back_from, note),
     }

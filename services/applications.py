@@ -1,6 +1,7 @@
 from psycopg2.extensions import connection as Connection
 
 from database.pool import Database
+from models.api_keys import Reach, within
 from models.applications import Application, ApplicationCreate, ApplicationUpdate
 from models.audit import AuditContext
 from models.errors import ApplicationNotFound
@@ -53,9 +54,11 @@ class ApplicationService:
 
         return Application.model_validate(await self._db.write(create))
 
-    async def representation(self, application_id: str) -> Representation:
+    async def representation(self, application_id: str, reach: Reach = None) -> Representation:
         """The application as rendered JSON, from the cache when it holds it."""
         application_id = existing_id(application_id, ApplicationNotFound)
+        if not within(reach, application_id):
+            raise ApplicationNotFound(application_id)
 
         async def load() -> Representation | None:
             row = await self._db.read(lambda conn: applications.get(conn, application_id))
@@ -66,22 +69,28 @@ class ApplicationService:
             raise ApplicationNotFound(application_id)
         return found
 
-    async def get(self, application_id: str) -> Application:
+    async def get(self, application_id: str, reach: Reach = None) -> Application:
         application_id = existing_id(application_id, ApplicationNotFound)
+        if not within(reach, application_id):
+            raise ApplicationNotFound(application_id)
         row = await self._db.read(lambda conn: applications.get(conn, application_id))
         if row is None:
             raise ApplicationNotFound(application_id)
         return Application.model_validate(row)
 
-    async def require_known(self, application_id: str) -> None:
+    async def require_known(self, application_id: str, reach: Reach = None) -> None:
         """Raise ApplicationNotFound unless the application exists or once did, so that a
         change feed filtered by it can still resume across its deletion."""
         application_id = existing_id(application_id, ApplicationNotFound)
+        if not within(reach, application_id):
+            raise ApplicationNotFound(application_id)
         if not await self._db.read(lambda conn: applications.known(conn, application_id)):
             raise ApplicationNotFound(application_id)
 
-    async def list(self, page: PageRequest, *, name: str | None = None) -> Page[Application]:
-        rows = await self._db.read(lambda conn: applications.list_page(conn, page, name=name))
+    async def list(
+        self, page: PageRequest, *, name: str | None = None, reach: Reach = None
+    ) -> Page[Application]:
+        rows = await self._db.read(lambda conn: applications.list_page(conn, page, name=name, reach=reach))
         return Page.from_rows([Application.model_validate(row) for row in rows], page)
 
     async def update(
@@ -96,7 +105,7 @@ class ApplicationService:
         changes = request.model_dump(exclude_unset=True)
 
         def update(conn: Connection) -> dict:
-            current = self._locked(conn, application_id, if_match)
+            current = self._locked(conn, application_id, if_match, context.reach)
             wanted = {**current, **changes}
             row = applications.update(conn, application_id, name=wanted["name"], comments=wanted["comments"])
             if row is None:
@@ -123,7 +132,7 @@ class ApplicationService:
         application_id = existing_id(application_id, ApplicationNotFound)
 
         def delete(conn: Connection) -> None:
-            current = self._locked(conn, application_id, if_match)
+            current = self._locked(conn, application_id, if_match, context.reach)
             # The lock above makes new configurations of this application wait, then fail.
             children = configurations.all_of_application(conn, application_id)
             applications.delete(conn, application_id)
@@ -142,9 +151,11 @@ class ApplicationService:
         self._cache.drop_application(application_id)
 
     @staticmethod
-    def _locked(conn: Connection, application_id: str, if_match: VersionCondition | None) -> dict:
+    def _locked(
+        conn: Connection, application_id: str, if_match: VersionCondition | None, reach: Reach
+    ) -> dict:
         current = applications.get(conn, application_id, for_update=True)
-        if current is None:
+        if current is None or not within(reach, application_id):
             raise ApplicationNotFound(application_id)
         require_match(if_match, current["version"], "application")
         return current

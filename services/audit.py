@@ -3,7 +3,9 @@
 from psycopg2.extensions import connection as Connection
 
 from database.pool import Database
+from models.api_keys import within
 from models.audit import Action, AuditContext, AuditEvent, AuditFilter, EntityType
+from models.errors import ApplicationNotFound
 from models.ids import new_id
 from models.paging import Page, PageRequest
 from repositories import audit
@@ -43,5 +45,9 @@ class AuditService:
         self._db = db
 
     async def list(self, filters: AuditFilter, page: PageRequest) -> Page[AuditEvent]:
+        """Events newest first; only those within the filter's reach. Asking for an
+        application out of reach is asking for one that does not exist."""
+        if filters.application_id is not None and not within(filters.reach, filters.application_id):
+            raise ApplicationNotFound(filters.application_id)
         rows = await self._db.read(lambda conn: audit.list_page(conn, filters, page))
         return Page.from_rows([AuditEvent.model_validate(row) for row in rows], page)

@@ -6,6 +6,8 @@ from psycopg2.extensions import connection as Connection
 from pydantic import ValidationError
 
 from database.pool import Database
+from models import exact_json
+from models.api_keys import Reach, within
 from models.audit import AuditContext
 from models.configurations import Configuration, ConfigurationCreate, ConfigurationState, ConfigurationUpdate
 from models.errors import (
@@ -29,13 +31,14 @@ Target = Callable[[Connection, dict], dict]
 
 
 def image(row: dict) -> dict:
-    """The configuration as the API shows it: what the audit log keeps of it."""
+    """The configuration as the API shows it: what the audit log keeps of it. (Its exact
+    numbers are marks here, which the audit log's JSON writer turns back into numbers.)"""
     return Configuration.model_validate(row).model_dump(mode="json")
 
 
 def render(configuration: Configuration) -> Representation:
     return Representation(
-        body=configuration.model_dump_json().encode(),
+        body=exact_json.unmarked_bytes(configuration.model_dump_json().encode()),
         version=configuration.version,
         etag=etag(configuration.version),
         application_id=configuration.application_id,
@@ -48,6 +51,9 @@ class ConfigurationService:
         self._cache = cache if cache is not None else RepresentationCache(capacity=0)
 
     async def create(self, request: ConfigurationCreate, context: AuditContext) -> Configuration:
+        if not within(context.reach, request.application_id):
+            raise ApplicationNotFound(request.application_id)
+
         def create(conn: Connection) -> Configuration:
             row = configurations.insert(conn, id=new_id(), actor=context.actor, **request.model_dump())
             created = Configuration.model_validate(row)
@@ -66,7 +72,7 @@ class ConfigurationService:
         self._cache.drop(("application", created.application_id))  # its configuration_ids changed
         return created
 
-    async def representation(self, configuration_id: str) -> Representation:
+    async def representation(self, configuration_id: str, reach: Reach = None) -> Representation:
         """The configuration as rendered JSON, from the cache when it holds it."""
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
@@ -75,14 +81,14 @@ class ConfigurationService:
             return None if row is None else render(Configuration.model_validate(row))
 
         found = await self._cache.read_through(("configuration", configuration_id), load)
-        if found is None:
+        if found is None or not within(reach, found.application_id):
             raise ConfigurationNotFound(configuration_id)
         return found
 
-    async def get(self, configuration_id: str) -> Configuration:
+    async def get(self, configuration_id: str, reach: Reach = None) -> Configuration:
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
         row = await self._db.read(lambda conn: configurations.get(conn, configuration_id))
-        if row is None:
+        if row is None or not within(reach, row["application_id"]):
             raise ConfigurationNotFound(configuration_id)
         return Configuration.model_validate(row)
 
@@ -92,11 +98,15 @@ class ConfigurationService:
         *,
         application_id: str | None = None,
         name: str | None = None,
+        reach: Reach = None,
     ) -> Page[Configuration]:
-        """List configurations; a filter on an application that does not exist is a 404."""
+        """List configurations; a filter on an application that does not exist (or is out of
+        the caller's reach) is a 404."""
+        if application_id is not None and not within(reach, application_id):
+            raise ApplicationNotFound(application_id)
 
         def list_page(conn: Connection) -> list[dict]:
-            rows = configurations.list_page(conn, page, application_id=application_id, name=name)
+            rows = configurations.list_page(conn, page, application_id=application_id, name=name, reach=reach)
             # Only an empty page needs the second look: rows prove the application exists.
             if not rows and application_id and not applications.exists(conn, application_id):
                 raise ApplicationNotFound(application_id)
@@ -105,8 +115,12 @@ class ConfigurationService:
         rows = await self._db.read(list_page)
         return Page.from_rows([Configuration.model_validate(row) for row in rows], page)
 
-    async def list_for_application(self, application_id: str, page: PageRequest) -> Page[Configuration]:
-        return await self.list(page, application_id=existing_id(application_id, ApplicationNotFound))
+    async def list_for_application(
+        self, application_id: str, page: PageRequest, reach: Reach = None
+    ) -> Page[Configuration]:
+        return await self.list(
+            page, application_id=existing_id(application_id, ApplicationNotFound), reach=reach
+        )
 
     async def update(
         self,
@@ -165,7 +179,7 @@ class ConfigurationService:
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
         def delete(conn: Connection) -> None:
-            current = self._locked(conn, configuration_id, if_match)
+            current = self._locked(conn, configuration_id, if_match, context.reach)
             configurations.delete(conn, configuration_id)
             record(
                 conn,
@@ -181,11 +195,12 @@ class ConfigurationService:
         deleted = await self._db.write(delete)
         self._cache.drop(("configuration", configuration_id), ("application", deleted["application_id"]))
 
-    async def versions(self, configuration_id: str, page: PageRequest) -> Page[Revision]:
+    async def versions(self, configuration_id: str, page: PageRequest, reach: Reach = None) -> Page[Revision]:
         """The configuration's revisions, newest first."""
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
         def list_page(conn: Connection) -> list[dict]:
+            self._require_reach(conn, configuration_id, reach)
             rows = revisions.list_page(conn, configuration_id, page)
             if not rows and configurations.get(conn, configuration_id) is None:
                 raise ConfigurationNotFound(configuration_id)
@@ -194,16 +209,24 @@ class ConfigurationService:
         rows = await self._db.read(list_page)
         return Page.from_rows([Revision.model_validate(r) for r in rows], page, lambda r: r.version)
 
-    async def version(self, configuration_id: str, version: int) -> Revision:
+    async def version(self, configuration_id: str, version: int, reach: Reach = None) -> Revision:
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
-        rows = await self._db.read(lambda conn: self._revisions(conn, configuration_id, [version]))
+
+        def read(conn: Connection) -> dict[int, dict]:
+            self._require_reach(conn, configuration_id, reach)
+            return self._revisions(conn, configuration_id, [version])
+
+        rows = await self._db.read(read)
         return Revision.model_validate(rows[version])
 
-    async def diff(self, configuration_id: str, from_version: int, to_version: int | None = None) -> Diff:
+    async def diff(
+        self, configuration_id: str, from_version: int, to_version: int | None = None, reach: Reach = None
+    ) -> Diff:
         """An RFC 6902 patch turning one version's config into another's (default: current)."""
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
         def versions(conn: Connection) -> tuple[dict, dict]:
+            self._require_reach(conn, configuration_id, reach)
             target = to_version
             if target is None:
                 current = configurations.get(conn, configuration_id)
@@ -214,8 +237,21 @@ class ConfigurationService:
             return found[from_version], found[target]
 
         source, target = await self._db.read(versions)
-        patch = jsonpatch.make_patch(source["config"], target["config"]).patch
+        # Values are compared as written: exactly, with the exact numbers' own writer.
+        patch = jsonpatch.JsonPatch.from_diff(
+            source["config"], target["config"], dumps=exact_json.dumps
+        ).patch
         return Diff(from_version=source["version"], to_version=target["version"], patch=patch)
+
+    @staticmethod
+    def _require_reach(conn: Connection, configuration_id: str, reach: Reach) -> None:
+        """A configuration out of the caller's reach is as unknown as one that is not there
+        (one more read, for restricted keys only)."""
+        if reach is None:
+            return
+        current = configurations.get(conn, configuration_id)
+        if current is None or current["application_id"] not in reach:
+            raise ConfigurationNotFound(configuration_id)
 
     @staticmethod
     def _revisions(conn: Connection, configuration_id: str, wanted: Sequence[int]) -> dict[int, dict]:
@@ -230,9 +266,11 @@ class ConfigurationService:
         return found
 
     @staticmethod
-    def _locked(conn: Connection, configuration_id: str, if_match: VersionCondition | None) -> dict:
+    def _locked(
+        conn: Connection, configuration_id: str, if_match: VersionCondition | None, reach: Reach
+    ) -> dict:
         current = configurations.get(conn, configuration_id, for_update=True)
-        if current is None:
+        if current is None or not within(reach, current["application_id"]):
             raise ConfigurationNotFound(configuration_id)
         require_match(if_match, current["version"], "configuration")
         return current
@@ -256,7 +294,7 @@ class ConfigurationService:
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
         def apply(conn: Connection) -> Configuration:
-            current = self._locked(conn, configuration_id, if_match)
+            current = self._locked(conn, configuration_id, if_match, context.reach)
             wanted = target(conn, current)
             row = configurations.update(
                 conn,

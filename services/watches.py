@@ -4,6 +4,7 @@ thread per waiting client."""
 import asyncio
 
 from config import metrics
+from models.api_keys import Reach
 from models.changes import ChangeEvent
 from services.cache import Representation
 from services.change_feed import ChangeFeed
@@ -16,13 +17,13 @@ class ConfigurationWatcher:
         self._feed = feed
 
     async def wait_for_change(
-        self, configuration_id: str, known_version: int | None, timeout_s: float
+        self, configuration_id: str, known_version: int | None, timeout_s: float, reach: Reach = None
     ) -> tuple[Representation, bool]:
         """The configuration once it is newer than `known_version` (default: the current
         one), and True; or, after `timeout_s` without a change, as it is and False.
         Raises ConfigurationNotFound if it does not exist or is deleted meanwhile."""
         since = self._feed.tail  # before the read, so no change can slip between the two
-        current = await self._configurations.representation(configuration_id)
+        current = await self._configurations.representation(configuration_id, reach)
         if known_version is not None and current.version > known_version:
             return current, True
         until = asyncio.get_running_loop().time() + timeout_s

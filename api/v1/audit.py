@@ -3,14 +3,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import Audit
+from api.deps import Audit, Caller
 from api.errors import problem_responses
+from api.exact_numbers import ExactNumbersRoute
 from api.paging import PageParams, link_next
 from models.audit import Action, AuditEvent, AuditFilter, EntityType
-from models.fields import SearchText
+from models.fields import SearchText, Timestamp
 from models.ids import Ulid
 
-router = APIRouter(prefix="/audit-events", tags=["audit"])
+router = APIRouter(prefix="/audit-events", tags=["audit"], route_class=ExactNumbersRoute)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -23,6 +24,7 @@ def _utc(moment: datetime | None) -> datetime | None:
 @router.get("", responses=problem_responses(400, 503))
 async def list_audit_events(
     service: Audit,
+    caller: Caller,
     page: PageParams,
     request: Request,
     response: Response,
@@ -30,9 +32,10 @@ async def list_audit_events(
     entity_type: Annotated[EntityType | None, Query()] = None,
     entity_id: Annotated[Ulid | None, Query()] = None,
     action: Annotated[Action | None, Query()] = None,
-    actor: Annotated[SearchText | None, Query()] = None,
-    since: Annotated[datetime | None, Query(description="Events at or after this time")] = None,
-    until: Annotated[datetime | None, Query(description="Events before this time")] = None,
+    actor: Annotated[SearchText | None, Query(description="The key that made the change")] = None,
+    on_behalf_of: Annotated[SearchText | None, Query(description="Whom the key acted for (X-Actor)")] = None,
+    since: Annotated[Timestamp | None, Query(description="Events at or after this time")] = None,
+    until: Annotated[Timestamp | None, Query(description="Events before this time")] = None,
 ) -> list[AuditEvent]:
     """Every change, newest first: who made it, when, and the resource before and after."""
     filters = AuditFilter(
@@ -41,6 +44,9 @@ async def list_audit_events(
         entity_id=entity_id,
         action=action,
         actor=actor,
+        on_behalf_of=on_behalf_of,
+        reach=caller.reach,
+        keys_visible=caller.holds("admin"),
         since=_utc(since),
         until=_utc(until),
     )

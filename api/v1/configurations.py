@@ -3,22 +3,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from api.auth import caller_of
 from api.conditional import IfMatch, if_none_match_of, not_modified, representation_response, set_etag
-from api.deps import Changer, Configurations
+from api.deps import Caller, Changer, Configurations
 from api.disconnects import ended_by_disconnect
 from api.errors import problem_responses
+from api.exact_numbers import ExactNumbersRoute
 from api.merge_patch import MERGE_PATCH_OPENAPI, merge_patch_body
 from api.paging import PageParams, VersionPageParams, link_next
 from api.query import described, header_parameter, optional_number, query_parameter
-from models.configurations import Configuration, ConfigurationCreate, ConfigurationUpdate
+from models.configurations import Configuration, ConfigurationCreate, ConfigurationState, ConfigurationUpdate
 from models.errors import RevisionNotFound
 from models.fields import SearchText
 from models.ids import Ulid
 from models.paging import MAX_VERSION
-from models.preconditions import VersionCondition
+from models.preconditions import CONDITION_PATTERN, VersionCondition
 from models.revisions import Diff, Revision, RollbackRequest
 
-router = APIRouter(prefix="/configurations", tags=["configurations"])
+router = APIRouter(prefix="/configurations", tags=["configurations"], route_class=ExactNumbersRoute)
 
 
 @router.post("", status_code=201, responses=problem_responses(400, 404, 409, 413, 503))
@@ -39,13 +41,14 @@ async def create_configuration(
 @router.get("", responses=problem_responses(400, 404, 503))
 async def list_configurations(
     service: Configurations,
+    caller: Caller,
     page: PageParams,
     request: Request,
     response: Response,
     application_id: Annotated[Ulid | None, Query(description="Only this application's")] = None,
     name: Annotated[SearchText | None, Query(description="Exact name")] = None,
 ) -> list[Configuration]:
-    result = await service.list(page, application_id=application_id, name=name)
+    result = await service.list(page, application_id=application_id, name=name, reach=caller.reach)
     link_next(request, response, result)
     return result.items
 
@@ -59,7 +62,9 @@ LONG_POLL_DOCUMENTED = described(
         {"maximum": MAX_VERSION, "minimum": 0, "type": "integer"},
         "With wait: the version the client has",
     ),
-    header_parameter("If-None-Match", 'Answer 304 if the current version is this one: "3"'),
+    header_parameter(
+        "If-None-Match", 'Answer 304 if the current version is this one: "3"', CONDITION_PATTERN
+    ),
 )
 
 
@@ -79,15 +84,18 @@ async def get_configuration(configuration_id: str, request: Request) -> Response
     version = optional_number(request, "version", int, minimum=0, maximum=MAX_VERSION)
     if_none_match = if_none_match_of(request)
     state = request.app.state
+    reach = caller_of(request.scope).reach
     if wait is None and version is None:
-        representation = await state.configurations.representation(configuration_id)
+        representation = await state.configurations.representation(configuration_id, reach)
         if if_none_match is not None and if_none_match.matches_weakly(representation.version):
             return not_modified(representation.version)
     else:
         known = version if version is not None else _version_named(if_none_match)
         hold_s = _hold(wait or 0, state.settings.max_wait_seconds)
         async with ended_by_disconnect(request.receive):  # a departed client's wait ends with it
-            representation, changed = await state.watcher.wait_for_change(configuration_id, known, hold_s)
+            representation, changed = await state.watcher.wait_for_change(
+                configuration_id, known, hold_s, reach
+            )
         if not changed:
             return not_modified(representation.version)
     return representation_response(representation)
@@ -135,7 +143,7 @@ async def patch_configuration(
     response: Response,
 ) -> Configuration:
     """Change part of a configuration with an RFC 7396 JSON merge patch."""
-    patch = await merge_patch_body(request)
+    patch = await merge_patch_body(request, ConfigurationState.model_fields)
     configuration = await service.patch(configuration_id, patch, changer, if_match)
     set_etag(response, configuration.version)
     return configuration
@@ -174,27 +182,31 @@ async def rollback_configuration(
 async def list_configuration_versions(
     configuration_id: str,
     service: Configurations,
+    caller: Caller,
     page: VersionPageParams,
     request: Request,
     response: Response,
 ) -> list[Revision]:
     """Every version of the configuration, newest first."""
-    result = await service.versions(configuration_id, page)
+    result = await service.versions(configuration_id, page, caller.reach)
     link_next(request, response, result)
     return result.items
 
 
 @router.get("/{configuration_id}/versions/{version}", responses=problem_responses(404, 503))
-async def get_configuration_version(configuration_id: str, version: str, service: Configurations) -> Revision:
+async def get_configuration_version(
+    configuration_id: str, version: str, service: Configurations, caller: Caller
+) -> Revision:
     if not (version.isascii() and version.isdigit()) or not 1 <= int(version) <= MAX_VERSION:
         raise RevisionNotFound(configuration_id, version)
-    return await service.version(configuration_id, int(version))
+    return await service.version(configuration_id, int(version), caller.reach)
 
 
 @router.get("/{configuration_id}/diff", responses=problem_responses(400, 404, 503))
 async def diff_configuration_versions(
     configuration_id: str,
     service: Configurations,
+    caller: Caller,
     from_version: Annotated[
         int, Query(alias="from", ge=1, le=MAX_VERSION, description="The version to start from")
     ],
@@ -203,4 +215,4 @@ async def diff_configuration_versions(
     ] = None,
 ) -> Diff:
     """An RFC 6902 JSON Patch turning one version's config into another's."""
-    return await service.diff(configuration_id, from_version, to_version)
+    return await service.diff(configuration_id, from_version, to_version, caller.reach)

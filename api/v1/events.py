@@ -5,12 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from fastapi.exceptions import RequestValidationError
 
-from api.deps import Applications, AppSettings, Feed
+from api.deps import Applications, AppSettings, Caller, Feed
 from api.errors import problem_responses
+from api.query import at_most_pattern
 from api.sse import HEARTBEAT, OPENING, EventStreamResponse, frame
 from api.strict import StrictRoute
 from config import metrics
 from database.errors import DatabaseUnavailable
+from models.api_keys import Principal
 from models.changes import MAX_SEQ, ChangeEvent
 from models.ids import Ulid
 from services.change_feed import ChangeFeed
@@ -22,7 +24,19 @@ router = APIRouter(prefix="/events", tags=["events"], route_class=StrictRoute)
 EVENT_STREAM = {
     200: {
         "description": "A stream of changes: `id: <seq>`, `event: <action>`, `data: <JSON>`",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        # The schema of one event, as fuzzers and OpenAPI 3.2 read a stream's.
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "description": "The change's seq"},
+                        "event": {"type": "string", "description": "The action"},
+                        "data": {"type": "string", "description": "The change, as JSON"},
+                    },
+                }
+            }
+        },
     }
 }
 
@@ -36,6 +50,7 @@ EVENT_STREAM = {
 )
 async def stream_events(
     feed: Feed,
+    caller: Caller,
     applications: Applications,
     settings: AppSettings,
     application_id: Annotated[Ulid | None, Query(description="Only this application's changes")] = None,
@@ -43,18 +58,25 @@ async def stream_events(
         int | None, Query(ge=0, le=MAX_SEQ, description="Replay the changes after this seq")
     ] = None,
     last_event_id: Annotated[
-        str | None, Header(alias="Last-Event-ID", description="Resume after this seq (as EventSource does)")
+        str | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Resume after this seq (as EventSource does)",
+            json_schema_extra={"pattern": at_most_pattern(MAX_SEQ)},
+        ),
     ] = None,
 ) -> EventStreamResponse:
     """Every committed change, in commit order, as Server-Sent Events. Resuming from a seq
     replays what was missed from the database, then continues live, with no gap or repeat."""
     after = _resume_point(last_event_id, since, feed)
     if application_id is not None:
-        await applications.require_known(application_id)  # 404 for one never seen
+        await applications.require_known(application_id, caller.reach)  # 404 for one never seen
     # Read before the response begins: while the database is down, a resume is refused
     # with 503 and Retry-After, rather than answered 200 and cut.
     missed = await feed.changes_after(after)
-    return EventStreamResponse(_stream(feed, after, missed, application_id, settings.sse_heartbeat_seconds))
+    return EventStreamResponse(
+        _stream(feed, after, missed, application_id, caller, settings.sse_heartbeat_seconds)
+    )
 
 
 def _resume_point(last_event_id: str | None, since: int | None, feed: ChangeFeed) -> int:
@@ -77,10 +99,17 @@ def _invalid_last_event_id(message: str, kind: str) -> RequestValidationError:
 
 
 async def _stream(
-    feed: ChangeFeed, after: int, missed: list[ChangeEvent], application_id: str | None, heartbeat_s: float
+    feed: ChangeFeed,
+    after: int,
+    missed: list[ChangeEvent],
+    application_id: str | None,
+    caller: Principal,
+    heartbeat_s: float,
 ) -> AsyncIterator[bytes]:
     def wanted(change: ChangeEvent) -> bool:
-        return application_id is None or change.application_id == application_id
+        if application_id is not None:
+            return change.application_id == application_id
+        return caller.sees(change.application_id)
 
     with metrics.WATCHERS.labels("stream").track_inprogress():
         yield OPENING
@@ -90,7 +119,7 @@ async def _stream(
         # nothing, do not put its heartbeat off.
         changes = feed.follow(
             missed[-1].seq if missed else after,
-            wanted=None if application_id is None else wanted,
+            wanted=None if application_id is None and caller.holds("admin") else wanted,
             heartbeat_s=heartbeat_s,
         )
         try:

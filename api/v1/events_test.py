@@ -8,6 +8,7 @@ from api.sse import HEARTBEAT, OPENING
 from api.v1.events import _resume_point, _stream
 from database.errors import DatabaseUnavailable
 from main import create_app
+from models.api_keys import Principal
 from models.audit import AuditContext
 from models.changes import MAX_SEQ
 from services.audit import record
@@ -15,6 +16,7 @@ from services.change_feed import ChangeFeed
 from tests.apps import async_client, settings_for
 from tests.waiting import DEADLINE_S
 
+ADMIN = Principal(key_id=None, name="admin", rank=3, reach=None, rate_limit_per_second=100)
 APP = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 OTHER = "01ARZ3NDEKTSV4RRFFQ69G5FAW"
 
@@ -55,7 +57,7 @@ async def test_the_stream_opens_then_sends_changes_and_heartbeats(database):
     feed = ChangeFeed(database, poll_interval_s=3600)
     await feed.start()
     try:
-        stream = _stream(feed, 0, await feed.changes_after(0), APP, heartbeat_s=0.05)
+        stream = _stream(feed, 0, await feed.changes_after(0), APP, ADMIN, heartbeat_s=0.05)
         frames = [await anext(stream) for _ in range(4)]
         await stream.aclose()
     finally:
@@ -64,6 +66,44 @@ async def test_the_stream_opens_then_sends_changes_and_heartbeats(database):
     assert frames[0] == OPENING
     assert [f.split(b"\n")[0] for f in frames[1:3]] == [b"id: 1", b"id: 3"]  # 2 is another app's
     assert frames[3] == HEARTBEAT
+
+
+def write_key_created(conn) -> None:
+    record(
+        conn,
+        AuditContext(),
+        "api_key.created",
+        entity_type="api_key",
+        entity_id="01ARZ3NDEKTSV4RRFFQ69G5FAX",
+        application_id=None,
+        version=None,
+        before=None,
+        after={"name": "k"},
+    )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("caller", "seen"),
+    [
+        (ADMIN, [b"id: 1", b"id: 2", b"id: 3"]),
+        (Principal(None, "everywhere", 2, None, 100), [b"id: 1", b"id: 2"]),  # keys are for admins
+        (Principal(None, "scoped", 1, frozenset({APP}), 100), [b"id: 1"]),
+    ],
+)
+async def test_an_unfiltered_stream_carries_only_what_the_key_may_see(database, caller, seen):
+    await database.write(lambda conn: (write_created(conn, APP, OTHER), write_key_created(conn)))
+    await database.write(lambda conn: write_created(conn, APP))  # seq 4: ends the read below
+    feed = ChangeFeed(database, poll_interval_s=3600)
+    await feed.start()
+    try:
+        stream = _stream(feed, 0, await feed.changes_after(0), None, caller, heartbeat_s=60)
+        frames = [await anext(stream) for _ in range(len(seen) + 2)]
+        await stream.aclose()
+    finally:
+        await feed.stop()
+    assert [f.split(b"\n")[0] for f in frames[1:-1]] == seen
+    assert frames[-1].startswith(b"id: 4")
 
 
 @pytest.mark.anyio
@@ -77,7 +117,7 @@ async def test_a_filtered_stream_gets_heartbeats_while_other_applications_change
             feed.notify()
             await asyncio.sleep(0.02)
 
-    stream = _stream(feed, feed.tail, [], APP, heartbeat_s=0.3)
+    stream = _stream(feed, feed.tail, [], APP, ADMIN, heartbeat_s=0.3)
     writer = asyncio.ensure_future(others_keep_changing())
     try:
         assert await anext(stream) == OPENING
@@ -120,7 +160,10 @@ async def test_resuming_while_the_database_is_down_is_503_before_the_stream_begi
     async with async_client(create_app(settings)) as client:
         assert (await client.post("/api/v1/applications", json={"name": "payments"})).status_code == 201
     # Started since, this one holds no change from before in memory: a resume reads the table.
-    async with async_client(create_app(settings)) as client:
+    # Its requests carry no key, which anonymous reading admits: checking a key would itself
+    # read the database and answer the 503 first (api/auth.py), and this is about the stream.
+    reader = settings_for(database_url, anonymous_scopes="read")
+    async with async_client(create_app(reader), key=None) as client:
         stoppable_postgres.stop()
         async with asyncio.timeout(DEADLINE_S):  # a stream begun by mistake would never end
             by_header = await client.get("/api/v1/events", headers={"Last-Event-ID": "0"})
@@ -142,7 +185,7 @@ async def test_a_database_failure_once_the_stream_is_open_ends_it_cleanly(databa
     monkeypatch.setattr(feed, "changes_after", unavailable)
     try:
         async with asyncio.timeout(DEADLINE_S):
-            frames = [chunk async for chunk in _stream(feed, 0, [], None, heartbeat_s=60)]
+            frames = [chunk async for chunk in _stream(feed, 0, [], None, ADMIN, heartbeat_s=60)]
     finally:
         await feed.stop()
 

@@ -6,10 +6,10 @@ routers level by level, and with one more level a cached read spent half its tim
 
 from fastapi import FastAPI
 
-from api.v1 import applications, audit, configurations, events
+from api.v1 import api_keys, applications, audit, configurations, events
 
 PREFIX = "/api/v1"
-ROUTERS = (configurations.router, applications.router, events.router, audit.router)
+ROUTERS = (configurations.router, applications.router, events.router, audit.router, api_keys.router)
 
 
 def include_api_v1(app: FastAPI) -> None:

@@ -17,5 +17,7 @@ def test_every_resource_is_under_api_v1():
         "/api/v1/configurations/{configuration_id}/versions/{version}",
         "/api/v1/configurations/{configuration_id}/diff",
         "/api/v1/audit-events",
+        "/api/v1/api-keys",
+        "/api/v1/api-keys/{key_id}",
         "/api/v1/events",
     }

@@ -1,0 +1,191 @@
+"""Who may do what: bearer API keys checked before anything else reads the request.
+
+A plain ASGI middleware, outside the fast read path, so a cached read pays for a key check
+only a hash and a dictionary lookup (services/keyring.py). It decides everything a request's
+method and path tell: 401 without a valid key, 403 without the scope, 429 beyond the key's
+rate. What only the resource tells (which application it belongs to) is decided further in,
+with the principal this puts in the scope: outside a key's reach is 404.
+"""
+
+import re
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import database_unavailable, problem
+from config.settings import Settings
+from database.errors import DatabaseUnavailable
+from models.api_keys import Principal, rank_of
+from models.api_keys import Scope as KeyScope
+from services.keyring import KeyRing
+from services.rate_limits import RateLimiter
+
+PRINCIPAL = "config_service.principal"
+API_PREFIX = "/api/v1"
+KEYS_PREFIX = "/api/v1/api-keys"
+# RFC 6750's b64token, bounded: anything else is no key of ours, and is refused unread.
+_BEARER = re.compile(rb"[Bb]earer +([A-Za-z0-9._~+/-]{1,512}=*) *")
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+REALM = 'Bearer realm="config-service"'
+
+
+# What a request that somehow bypassed this middleware acts as: nothing, nowhere.
+NOBODY = Principal(key_id=None, name="anonymous", rank=0, reach=frozenset(), rate_limit_per_second=1)
+
+
+def principal_of(scope: Scope) -> Principal | None:
+    return scope.get(PRINCIPAL)
+
+
+def caller_of(scope: Scope) -> Principal:
+    """The request's principal; fails closed (no scope, no reach) if none was set."""
+    return scope.get(PRINCIPAL, NOBODY)
+
+
+def required_scope(method: str, path: str) -> KeyScope:
+    if path == KEYS_PREFIX or path.startswith(KEYS_PREFIX + "/"):
+        return "admin"
+    return "read" if method in _READS else "write"
+
+
+def anonymous(settings: Settings) -> Principal | None:
+    """The principal of requests without a key (ANONYMOUS_SCOPES), if any is admitted."""
+    if not settings.anonymous_scope_list:
+        return None
+    return Principal(
+        key_id=None,
+        name="anonymous",
+        rank=rank_of(settings.anonymous_scope_list),
+        reach=None,
+        rate_limit_per_second=settings.rate_limit_per_second,
+    )
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings, keyring: "KeyRingHolder") -> None:
+        self.app = app
+        self.keyring = keyring
+        self.anonymous = anonymous(settings)
+        self.metrics_need_key = settings.metrics_require_key
+        self.failures_per_second = settings.auth_failures_per_second
+        self.requests = RateLimiter()
+        self.failures = RateLimiter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._guarded(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        principal = await self._authenticate(scope, receive, send)
+        if principal is None:
+            return  # refused, and answered
+        needed = required_scope(scope["method"], scope["path"])
+        if not principal.holds(needed):
+            detail = f"The key {principal.name!r} does not have the {needed!r} scope this request needs"
+            await problem(403, "forbidden", detail)(scope, receive, send)
+            return
+        if self._creates_application(scope) and principal.reach is not None and not principal.holds("admin"):
+            detail = "A key restricted to some applications cannot create applications"
+            await problem(403, "forbidden", detail)(scope, receive, send)
+            return
+        caller = principal.key_id or f"anonymous:{_client(scope)}"
+        decision = self.requests.check(caller, principal.rate_limit_per_second)
+        limits = [
+            (b"ratelimit-limit", str(decision.limit).encode()),
+            (b"ratelimit-remaining", str(decision.remaining).encode()),
+            (b"ratelimit-reset", str(decision.reset_s).encode()),
+        ]
+        if not decision.allowed:
+            detail = (
+                f"More than {decision.limit} requests a second (burst {2 * decision.limit}) with this key"
+            )
+            headers = {"Retry-After": str(decision.retry_after_s)} | {
+                k.decode(): v.decode() for k, v in limits
+            }
+            await problem(429, "too-many-requests", detail, headers=headers)(scope, receive, send)
+            return
+        scope[PRINCIPAL] = principal
+        self.keyring.ring.used(principal)
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), *limits]
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+    def _guarded(self, path: str) -> bool:
+        if path.startswith(API_PREFIX) and (len(path) == len(API_PREFIX) or path[len(API_PREFIX)] == "/"):
+            return True
+        return self.metrics_need_key and path == "/metrics"
+
+    @staticmethod
+    def _creates_application(scope: Scope) -> bool:
+        return scope["method"] == "POST" and scope["path"].rstrip("/") == "/api/v1/applications"
+
+    async def _authenticate(self, scope: Scope, receive: Receive, send: Send) -> Principal | None:
+        header = _authorization(scope)
+        if header is None:
+            if self.anonymous is not None:
+                return self.anonymous
+            await self._unauthorized(scope, receive, send, "No API key: send Authorization: Bearer <key>")
+            return None
+        match = _BEARER.fullmatch(header)
+        if match is None:
+            await self._refuse(scope, receive, send, "The Authorization header is not 'Bearer <key>'")
+            return None
+        secret = match[1].decode("ascii")
+        ring = self.keyring.ring
+        principal = ring.cached(secret)
+        if principal is None:
+            client = _client(scope)
+            # Guessing keys at speed: once an address has failed too often, it is refused
+            # before any lookup, so guesses cost the database nothing either.
+            if self.failures.exhausted(client, self.failures_per_second):
+                await self._too_many_failures(scope, receive, send)
+                return None
+            try:
+                principal = await ring.lookup(secret)
+            except DatabaseUnavailable as error:  # outside the routes: answered here
+                await database_unavailable(error)(scope, receive, send)
+                return None
+            if principal is None:
+                await self._refuse(scope, receive, send, "The API key is not valid: unknown or revoked")
+                return None
+        if principal.expired(time.time()):
+            await self._refuse(scope, receive, send, f"The API key {principal.name!r} has expired")
+            return None
+        return principal
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, detail: str) -> None:
+        if self.failures.refused(_client(scope), self.failures_per_second):
+            await self._too_many_failures(scope, receive, send)
+            return
+        await self._unauthorized(scope, receive, send, detail, 'error="invalid_token"')
+
+    async def _too_many_failures(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"More than {self.failures_per_second} failed authentications a second from this address"
+        await problem(429, "too-many-requests", detail, headers={"Retry-After": "1"})(scope, receive, send)
+
+    @staticmethod
+    async def _unauthorized(scope: Scope, receive: Receive, send: Send, detail: str, error: str = "") -> None:
+        challenge = f"{REALM}, {error}" if error else REALM
+        headers = {"WWW-Authenticate": challenge}
+        await problem(401, "unauthorized", detail, headers=headers)(scope, receive, send)
+
+
+class KeyRingHolder:
+    """The key ring, made in the lifespan (it needs the pool), after this middleware."""
+
+    ring: KeyRing
+
+
+def _authorization(scope: Scope) -> bytes | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return value
+    return None
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "-"

@@ -24,7 +24,7 @@ PRINCIPAL = "config_service.principal"
 API_PREFIX = "/api/v1"
 KEYS_PREFIX = "/api/v1/api-keys"
 # RFC 6750's b64token, bounded: anything else is no key of ours, and is refused unread.
-_BEARER = re.compile(rb"[Bb]earer +([A-Za-z0-9._~+/-]{1,512}=*) *")
+_BEARER = re.compile(rb"(?i:bearer) +([A-Za-z0-9._~+/-]{1,512}=*) *")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 REALM = 'Bearer realm="config-service"'
 
@@ -78,40 +78,45 @@ class AuthMiddleware:
         principal = await self._authenticate(scope, receive, send)
         if principal is None:
             return  # refused, and answered
-        needed = required_scope(scope["method"], scope["path"])
-        if not principal.holds(needed):
-            detail = f"The key {principal.name!r} does not have the {needed!r} scope this request needs"
-            await problem(403, "forbidden", detail)(scope, receive, send)
-            return
-        if self._creates_application(scope) and principal.reach is not None and not principal.holds("admin"):
-            detail = "A key restricted to some applications cannot create applications"
-            await problem(403, "forbidden", detail)(scope, receive, send)
-            return
+        # Counted before the scope is judged: a refused request costs the key a request too.
         caller = principal.key_id or f"anonymous:{_client(scope)}"
         decision = self.requests.check(caller, principal.rate_limit_per_second)
-        limits = [
-            (b"ratelimit-limit", str(decision.limit).encode()),
+        # The IETF draft's fields: the bucket holds `burst`, and refills at `limit` a second.
+        head = [
+            (b"ratelimit-limit", str(decision.burst).encode()),
             (b"ratelimit-remaining", str(decision.remaining).encode()),
             (b"ratelimit-reset", str(decision.reset_s).encode()),
+            (b"ratelimit-policy", f"{decision.burst};w={decision.burst // decision.limit}".encode()),
         ]
         if not decision.allowed:
             detail = (
-                f"More than {decision.limit} requests a second (burst {2 * decision.limit}) with this key"
+                f"More than {decision.limit} requests a second (bursts of {decision.burst}) with this key"
             )
-            headers = {"Retry-After": str(decision.retry_after_s)} | {
-                k.decode(): v.decode() for k, v in limits
-            }
+            headers = _named(head) | {"Retry-After": str(decision.retry_after_s)}
             await problem(429, "too-many-requests", detail, headers=headers)(scope, receive, send)
+            return
+        refusal = self._refusal(scope, principal)
+        if refusal is not None:
+            await problem(403, "forbidden", refusal, headers=_named(head))(scope, receive, send)
             return
         scope[PRINCIPAL] = principal
         self.keyring.ring.used(principal)
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *limits]
+                message["headers"] = [*message.get("headers", ()), *head]
             await send(message)
 
         await self.app(scope, receive, send_with_limits)
+
+    def _refusal(self, scope: Scope, principal: Principal) -> str | None:
+        """Why the key may not make this request (403), if it may not."""
+        needed = required_scope(scope["method"], scope["path"])
+        if not principal.holds(needed):
+            return f"The key {principal.name!r} does not have the {needed!r} scope this request needs"
+        if self._creates_application(scope) and principal.reach is not None:
+            return "A key restricted to some applications cannot create applications"
+        return None
 
     def _guarded(self, path: str) -> bool:
         if path.startswith(API_PREFIX) and (len(path) == len(API_PREFIX) or path[len(API_PREFIX)] == "/"):
@@ -177,6 +182,10 @@ class KeyRingHolder:
     """The key ring, made in the lifespan (it needs the pool), after this middleware."""
 
     ring: KeyRing
+
+
+def _named(head: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {name.decode(): value.decode() for name, value in head}
 
 
 def _authorization(scope: Scope) -> bytes | None:

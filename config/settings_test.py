@@ -114,5 +114,5 @@ def test_anonymous_scopes_and_cors_origins_are_comma_separated():
     assert settings.anonymous_scope_list == ("read", "write")
     assert settings.cors_origin_list == ("https://a", "https://b")
     assert load_settings(_env_file=None).anonymous_scope_list == ()
-    with pytest.raises(SettingsError, match="ANONYMOUS_SCOPES.*'root'"):
+    with pytest.raises(SettingsError, match=r"ANONYMOUS_SCOPES.*'root'"):
         load_settings(_env_file=None, anonymous_scopes="read,root")

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from models.fields import Name
 from models.ids import Ulid
@@ -52,6 +53,16 @@ class ApiKeyCreate(BaseModel):
         None, ge=1, le=MAX_RATE_LIMIT, description="Default: the RATE_LIMIT_PER_SECOND setting"
     )
 
+    @field_validator("application_ids")
+    @classmethod
+    def _admins_reach_everything(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # An admin makes keys, and so could make itself one without the restriction.
+        if value is not None and "admin" in info.data.get("scopes", ()):
+            raise PydanticCustomError(
+                "admin_restricted", "An admin key reaches every application: leave application_ids out"
+            )
+        return value
+
 
 class ApiKey(BaseModel):
     """A key as it is shown after its creation: everything but the secret."""
@@ -85,7 +96,10 @@ class Principal:
     expires_at: float | None = None  # seconds since the epoch
 
     def holds(self, scope: Scope) -> bool:
-        return self.rank >= SCOPE_RANK[scope]
+        # Admin reaches everything; a restricted key (one made before that rule, or by hand
+        # in the database) holds at most write.
+        rank = self.rank if self.reach is None else min(self.rank, SCOPE_RANK["write"])
+        return rank >= SCOPE_RANK[scope]
 
     def sees(self, application_id: str | None) -> bool:
         """Whether this caller may know of the application (None: what belongs to none,

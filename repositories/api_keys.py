@@ -29,7 +29,21 @@ ORDER BY id
 LIMIT %(limit)s OFFSET %(offset)s
 """
 
-_DELETE = f"DELETE FROM api_keys WHERE id = %(id)s RETURNING {_COLUMNS}"
+# The secret's hash is remembered, so a revoked bootstrap key is never made again.
+_DELETE = f"""
+WITH deleted AS (
+    DELETE FROM api_keys WHERE id = %(id)s RETURNING {_COLUMNS}, secret_sha256
+), remembered AS (
+    INSERT INTO api_key_revocations (secret_sha256, key_id)
+    SELECT secret_sha256, id FROM deleted
+    ON CONFLICT (secret_sha256) DO NOTHING
+)
+SELECT {_COLUMNS} FROM deleted
+"""
+
+_REVOKED = (
+    "SELECT EXISTS (SELECT 1 FROM api_key_revocations WHERE secret_sha256 = %(secret_sha256)s) AS revoked"
+)
 
 _COUNT = "SELECT count(*) AS keys FROM api_keys"
 
@@ -82,6 +96,11 @@ def list_page(conn: Connection, page: PageRequest, *, name: str | None = None) -
 def delete(conn: Connection, key_id: str) -> dict | None:
     """The key as it was, or None if there was none."""
     return fetch_one(conn, _DELETE, {"id": key_id})
+
+
+def revoked(conn: Connection, secret_sha256: bytes) -> bool:
+    """Whether a key with this secret existed and was revoked."""
+    return fetch_one(conn, _REVOKED, {"secret_sha256": secret_sha256})["revoked"]
 
 
 def count(conn: Connection) -> int:

@@ -27,9 +27,11 @@ from services.ids import existing_id
 logger = logging.getLogger(__name__)
 
 SECRET_BYTES = 32  # 256 bits
+GENERATED_LENGTH = 43  # base64url characters of SECRET_BYTES
 PREFIX_SHOWN = len(KEY_PREFIX) + 6
 BOOTSTRAP_NAME = "bootstrap"
 ADMIN_KEY_FILE = "admin-key"
+REVOKED = "revoked"
 # Replicas starting together must make one first key, not one each.
 _BOOTSTRAP_LOCK = "SELECT pg_advisory_xact_lock(hashtext('config-service:bootstrap-key'))"
 
@@ -47,7 +49,11 @@ def digest(secret: str) -> bytes:
 
 
 def shown_prefix(secret: str) -> str:
-    return secret[:PREFIX_SHOWN]
+    """What may be shown of a secret: six random characters of one we made. A secret an
+    operator chose (ADMIN_API_KEY) may be short, so none of it is shown."""
+    if secret.startswith(KEY_PREFIX) and len(secret) >= len(KEY_PREFIX) + GENERATED_LENGTH:
+        return secret[:PREFIX_SHOWN]
+    return ""
 
 
 def _image(row: dict, default_rate_limit: int) -> dict:
@@ -119,7 +125,10 @@ class ApiKeyService:
         def ensure(conn: Connection) -> str | None:
             fetch_one(conn, _BOOTSTRAP_LOCK)
             if admin_api_key is not None:
-                if api_keys.by_secret(conn, digest(admin_api_key)) is None:
+                hashed = digest(admin_api_key)
+                if api_keys.revoked(conn, hashed):
+                    return REVOKED  # an operator's revocation outlives the environment
+                if api_keys.by_secret(conn, hashed) is None:
                     self._insert(conn, self._bootstrap_request(conn), admin_api_key, context)
                 return None
             if api_keys.count(conn) > 0:
@@ -137,7 +146,11 @@ class ApiKeyService:
                 ) from None
 
         written = await self._db.write(ensure)
-        if written:
+        if written is REVOKED:
+            logger.warning(
+                "ADMIN_API_KEY names a key that was revoked: it stays revoked; unset or replace it"
+            )
+        elif written:
             logger.warning("made the first admin API key; it is in %s (readable by its owner only)", written)
 
     @staticmethod
@@ -176,8 +189,10 @@ class ApiKeyService:
 def _write_private(path: Path, secret: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    # Created 0600 from the start: never readable by others, not even for a moment.
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # Created anew and 0600 from the start: never readable by others, not even for a
+    # moment, and never through a link or a file someone left there.
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as file:
         file.write(secret + "\n")
     os.replace(temporary, path)

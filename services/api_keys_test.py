@@ -26,6 +26,7 @@ def test_secrets_are_256_random_bits_with_a_findable_prefix():
     assert secret.startswith("cs_") and len(secret) >= 3 + 43
     assert new_secret() != secret
     assert shown_prefix(secret) == secret[:9]
+    assert shown_prefix("hunter22-operator-chosen") == ""  # nothing of a chosen secret is shown
     assert len(digest(secret)) == 32
 
 
@@ -111,3 +112,16 @@ async def test_a_first_key_that_cannot_be_written_is_not_made(service, database,
     with pytest.raises(BootstrapFailed, match="ADMIN_API_KEY"):
         await service.bootstrap(None, blocked)
     assert await database.read(api_keys.count) == 0  # rolled back: no key nobody knows
+
+
+async def test_a_revoked_admin_api_key_is_not_made_again_at_the_next_start(
+    service, database, tmp_path, caplog
+):
+    secret = "cs_given-by-the-operator-0123456789"
+    await service.bootstrap(secret, tmp_path)
+    (key,) = (await service.list(PageRequest())).items
+    await service.revoke(key.id, ME)
+    caplog.set_level(logging.WARNING)
+    await service.bootstrap(secret, tmp_path)  # still in the environment at the next start
+    assert await database.read(lambda conn: api_keys.by_secret(conn, digest(secret))) is None
+    assert "revoked" in caplog.text and secret not in caplog.text

@@ -14,6 +14,7 @@ SWEEP_EVERY = 10_000
 class Decision:
     allowed: bool
     limit: int  # requests per second
+    burst: int  # most requests at once, from a full bucket
     remaining: int  # whole tokens left after this request
     reset_s: int  # seconds until the bucket is full again
     retry_after_s: int  # seconds until one request will be let through (when refused)
@@ -58,6 +59,7 @@ class RateLimiter:
         return Decision(
             allowed=allowed,
             limit=rate,
+            burst=int(bucket.burst),
             remaining=int(bucket.tokens),
             reset_s=math.ceil(missing / rate),
             retry_after_s=0 if allowed else max(1, math.ceil((1 - bucket.tokens) / rate)),

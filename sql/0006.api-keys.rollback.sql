@@ -11,4 +11,5 @@ ALTER TABLE audit_events
     DROP COLUMN on_behalf_of,
     ALTER COLUMN application_id SET NOT NULL;
 
+DROP TABLE api_key_revocations;
 DROP TABLE api_keys;

@@ -23,6 +23,15 @@ CREATE TABLE api_keys (
     CONSTRAINT api_keys_rate_limit_positive CHECK (rate_limit_per_second > 0)
 );
 
+-- The hashes of revoked secrets, so that a revoked ADMIN_API_KEY left in an environment is
+-- not made again at the next start.
+CREATE TABLE api_key_revocations (
+    secret_sha256  bytea NOT NULL,
+    key_id         varchar(26) COLLATE "C" NOT NULL,
+    revoked_at     timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT api_key_revocations_pkey PRIMARY KEY (secret_sha256)
+);
+
 ALTER TABLE audit_events
     ALTER COLUMN application_id DROP NOT NULL,
     ADD COLUMN on_behalf_of varchar(256),

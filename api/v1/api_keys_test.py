@@ -157,8 +157,9 @@ def test_last_used_is_kept(client):
 def test_rate_limit_headers_and_429(client):
     created = make_key(client, "slow", ["read"], rate_limit_per_second=1)
     answers = [client.get("/api/v1/applications", headers=bearer(created["key"])) for _ in range(4)]
-    assert answers[0].headers["ratelimit-limit"] == "1"
-    assert int(answers[0].headers["ratelimit-remaining"]) == 1  # a burst of two
+    assert answers[0].headers["ratelimit-limit"] == "2"  # the bucket: twice the rate
+    assert int(answers[0].headers["ratelimit-remaining"]) == 1
+    assert answers[0].headers["ratelimit-policy"] == "2;w=2"
     assert "ratelimit-reset" in answers[0].headers
     refused = [a for a in answers if a.status_code == 429]
     assert refused, [a.status_code for a in answers]
@@ -252,3 +253,39 @@ def test_a_key_that_must_be_looked_up_while_the_database_is_down_is_503(database
         answer = client.get("/api/v1/applications", headers=bearer("cs_" + "n" * 43))
     assert answer.status_code == 503
     assert answer.headers["retry-after"] and answer.json()["type"].endswith(":database-unavailable")
+
+
+def test_an_admin_key_cannot_be_restricted_and_a_restricted_key_never_acts_as_admin(client, conn):
+    app = create_application(client, "mine")
+    refused = client.post(KEYS, json={"name": "x", "scopes": ["admin"], "application_ids": [app["id"]]})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "application_ids"
+    # One made by hand in the database holds at most write.
+    api_keys.insert(
+        conn,
+        id="01JD0000000000000000000008",
+        name="by-hand",
+        prefix="",
+        secret_sha256=digest("cs_restricted-admin-by-hand-000000000000000"),
+        scopes=["admin"],
+        application_ids=[app["id"]],
+        expires_at=None,
+        rate_limit_per_second=None,
+    )
+    conn.commit()
+    by_hand = bearer("cs_restricted-admin-by-hand-000000000000000")
+    assert client.get(KEYS, headers=by_hand).status_code == 403
+    assert client.post(KEYS, json={"name": "y", "scopes": ["admin"]}, headers=by_hand).status_code == 403
+
+
+def test_the_bearer_scheme_is_case_insensitive(client):
+    created = make_key(client, "ci", ["read"])
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        answer = client.get("/api/v1/applications", headers={"Authorization": f"{scheme} {created['key']}"})
+        assert answer.status_code == 200, scheme
+
+
+def test_a_forbidden_request_counts_and_says_so(client):
+    reader = make_key(client, "reader", ["read"], rate_limit_per_second=5)
+    refused = client.post("/api/v1/applications", json={"name": "x"}, headers=bearer(reader["key"]))
+    assert refused.status_code == 403
+    assert refused.headers["ratelimit-limit"] == "10" and refused.headers["ratelimit-remaining"] == "9"

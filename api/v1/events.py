@@ -1,4 +1,5 @@
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -106,14 +107,26 @@ async def _stream(
     caller: Principal,
     heartbeat_s: float,
 ) -> AsyncIterator[bytes]:
+    def revokes_caller(change: ChangeEvent) -> bool:
+        return change.action == "api_key.revoked" and change.entity_id == caller.key_id
+
     def wanted(change: ChangeEvent) -> bool:
+        if revokes_caller(change):
+            return True  # not sent: it ends the stream
         if application_id is not None:
             return change.application_id == application_id
         return caller.sees(change.application_id)
 
+    def allowed(change: ChangeEvent | None) -> bool:
+        """A stream is authorised once, when it opens; it ends when its key is revoked or
+        expires, as every later request of that key would be refused."""
+        return not (change is not None and revokes_caller(change)) and not caller.expired(time.time())
+
     with metrics.WATCHERS.labels("stream").track_inprogress():
         yield OPENING
         for change in filter(wanted, missed):
+            if not allowed(change):
+                return
             yield frame(change)
         # Filtered in the feed, so other applications' changes, which send this client
         # nothing, do not put its heartbeat off.
@@ -124,6 +137,8 @@ async def _stream(
         )
         try:
             async for change in changes:
+                if not allowed(change):
+                    return
                 yield HEARTBEAT if change is None else frame(change)
         except DatabaseUnavailable as error:
             # Once the stream is open, only a long replay or a stream far behind reads the

@@ -68,18 +68,58 @@ async def test_the_stream_opens_then_sends_changes_and_heartbeats(database):
     assert frames[3] == HEARTBEAT
 
 
-def write_key_created(conn) -> None:
+KEY_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAX"
+
+
+def write_key_created(conn, action: str = "api_key.created") -> None:
     record(
         conn,
         AuditContext(),
-        "api_key.created",
+        action,
         entity_type="api_key",
-        entity_id="01ARZ3NDEKTSV4RRFFQ69G5FAX",
+        entity_id=KEY_ID,
         application_id=None,
         version=None,
         before=None,
         after={"name": "k"},
     )
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("scope", [1, 3])  # filtered in the feed (a reader) or not (an admin)
+async def test_a_stream_ends_when_its_key_is_revoked(database, scope):
+    caller = Principal(KEY_ID, "k", scope, None, 100)
+    feed = ChangeFeed(database, poll_interval_s=3600)
+    await feed.start()
+    try:
+        stream = _stream(feed, feed.tail, [], None, caller, heartbeat_s=60)
+        assert await anext(stream) == OPENING
+        await database.write(lambda conn: write_created(conn, APP))
+        feed.notify()
+        assert (await anext(stream)).startswith(b"id: 1")
+        await database.write(
+            lambda conn: (write_key_created(conn, "api_key.revoked"), write_created(conn, APP))
+        )
+        feed.notify()
+        async with asyncio.timeout(DEADLINE_S):
+            rest = [frame async for frame in stream]
+    finally:
+        await feed.stop()
+    assert rest == []  # ended at the revocation: neither it nor what followed was sent
+
+
+@pytest.mark.anyio
+async def test_a_stream_ends_when_its_key_expires(database):
+    caller = Principal(KEY_ID, "k", 1, None, 100, expires_at=time.time() + 0.2)
+    feed = ChangeFeed(database, poll_interval_s=3600)
+    await feed.start()
+    try:
+        stream = _stream(feed, feed.tail, [], None, caller, heartbeat_s=0.05)
+        async with asyncio.timeout(DEADLINE_S):
+            frames = [frame async for frame in stream]
+    finally:
+        await feed.stop()
+    assert frames[0] == OPENING and all(frame == HEARTBEAT for frame in frames[1:])
 
 
 @pytest.mark.anyio

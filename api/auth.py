@@ -23,8 +23,9 @@ from services.rate_limits import RateLimiter
 PRINCIPAL = "config_service.principal"
 API_PREFIX = "/api/v1"
 KEYS_PREFIX = "/api/v1/api-keys"
-# RFC 6750's b64token, bounded: anything else is no key of ours, and is refused unread.
-_BEARER = re.compile(rb"(?i:bearer) +([A-Za-z0-9._~+/-]{1,512}=*) *")
+# One token of visible ASCII (RFC 6750's b64token, and what else operators choose for an
+# ADMIN_API_KEY), bounded: anything else is no key of ours, and is refused unread.
+_BEARER = re.compile(rb"(?i:bearer) +([\x21-\x7e]{1,512}) *")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 REALM = 'Bearer realm="config-service"'
 

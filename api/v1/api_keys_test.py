@@ -289,3 +289,11 @@ def test_a_forbidden_request_counts_and_says_so(client):
     refused = client.post("/api/v1/applications", json={"name": "x"}, headers=bearer(reader["key"]))
     assert refused.status_code == 403
     assert refused.headers["ratelimit-limit"] == "10" and refused.headers["ratelimit-remaining"] == "9"
+
+
+def test_an_admin_api_key_of_any_visible_ascii_works(database_url):
+    chosen = "Operator!Chosen:Secret#42"
+    with sync_client(create_app(settings_for(database_url, admin_api_key=chosen))) as client:
+        assert client.get("/api/v1/applications").status_code == 200
+        (key,) = client.get(KEYS).json()
+        assert key["prefix"] == "" and chosen not in str(key)  # nothing of a chosen secret shown

@@ -1,6 +1,5 @@
 """gzip: large bodies compressed for clients that accept it, small ones and streams never."""
 
-import asyncio
 import gzip
 
 import httpx
@@ -11,6 +10,7 @@ from services import cache
 from tests.apps import CHANGES_AT_START, async_client, settings_for
 from tests.server import api_client, running_service
 from tests.sse import EventStream
+from tests.waiting import wait_until_async
 
 pytestmark = pytest.mark.anyio
 
@@ -32,9 +32,9 @@ async def api(database_url):
             return (await client.post(CONFIGURATIONS, json=body, headers=IDENTITY)).json()
 
         large, small = await new("large", LARGE), await new("small", {"n": 1})
-        async with asyncio.timeout(5):  # until the feed has heard of the writes
-            while app.state.feed.tail < CHANGES_AT_START + 3:
-                await asyncio.sleep(0.01)
+        await wait_until_async(
+            lambda: app.state.feed.tail >= CHANGES_AT_START + 3, what="the feed hears of the writes"
+        )
         yield app, client, large, small
 
 
@@ -114,9 +114,8 @@ async def test_a_cached_body_is_compressed_once_per_version(api, monkeypatch):
         await client.get(url, headers=GZIP)
     assert len(compressions) == 1
     await client.put(url, json={"config": {**LARGE, "more": 1}}, headers=IDENTITY)
-    async with asyncio.timeout(5):  # until the feed has heard of it: hearing drops the entry again
-        while app.state.feed.tail < CHANGES_AT_START + 4:
-            await asyncio.sleep(0.01)
+    # Until the feed has heard of it: hearing drops the entry again.
+    await wait_until_async(lambda: app.state.feed.tail >= CHANGES_AT_START + 4, what="the feed hears the PUT")
     for _ in range(3):
         assert (await client.get(url, headers=GZIP)).json()["version"] == 2
     assert len(compressions) == 2

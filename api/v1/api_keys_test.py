@@ -4,6 +4,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from main import create_app
+from models.ids import new_id
 from repositories import api_keys
 from services.api_keys import digest
 from tests.apps import settings_for, sync_client
@@ -15,6 +16,15 @@ KEYS = "/api/v1/api-keys"
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+
+
+def made_by_hand(conn, secret: str, *, name: str, **fields) -> None:
+    """An admin key written straight into the database, as the API would refuse to make it."""
+    values = {"scopes": ["admin"], "application_ids": None, "expires_at": None, "rate_limit_per_second": None}
+    api_keys.insert(
+        conn, id=new_id(), name=name, prefix="", secret_sha256=digest(secret), **(values | fields)
+    )
+    conn.commit()
 
 
 def make_key(client, name: str, scopes: list[str], **fields) -> dict:
@@ -69,18 +79,12 @@ def test_each_way_of_failing_authentication_is_a_401(settings, conn):
         unknown = anonymous.get("/api/v1/applications", headers=bearer("cs_" + "x" * 43))
         assert unknown.status_code == 401 and "invalid_token" in unknown.headers["www-authenticate"]
 
-        api_keys.insert(
+        made_by_hand(
             conn,
-            id="01JD0000000000000000000009",
+            "cs_expired-key-0000000000000000000000000000",
             name="old",
-            prefix="cs_expire",
-            secret_sha256=digest("cs_expired-key-0000000000000000000000000000"),
-            scopes=["admin"],
-            application_ids=None,
             expires_at=datetime.now(UTC) - timedelta(seconds=1),
-            rate_limit_per_second=None,
         )
-        conn.commit()
         expired = anonymous.get(
             "/api/v1/applications", headers=bearer("cs_expired-key-0000000000000000000000000000")
         )
@@ -260,18 +264,9 @@ def test_an_admin_key_cannot_be_restricted_and_a_restricted_key_never_acts_as_ad
     refused = client.post(KEYS, json={"name": "x", "scopes": ["admin"], "application_ids": [app["id"]]})
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "application_ids"
     # One made by hand in the database holds at most write.
-    api_keys.insert(
-        conn,
-        id="01JD0000000000000000000008",
-        name="by-hand",
-        prefix="",
-        secret_sha256=digest("cs_restricted-admin-by-hand-000000000000000"),
-        scopes=["admin"],
-        application_ids=[app["id"]],
-        expires_at=None,
-        rate_limit_per_second=None,
+    made_by_hand(
+        conn, "cs_restricted-admin-by-hand-000000000000000", name="by-hand", application_ids=[app["id"]]
     )
-    conn.commit()
     by_hand = bearer("cs_restricted-admin-by-hand-000000000000000")
     assert client.get(KEYS, headers=by_hand).status_code == 403
     assert client.post(KEYS, json={"name": "y", "scopes": ["admin"]}, headers=by_hand).status_code == 403

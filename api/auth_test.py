@@ -1,0 +1,57 @@
+"""What api/auth.py decides from a request's method, path and header alone (end to end, with
+keys in the database: api/v1/api_keys_test.py)."""
+
+import pytest
+
+from api.auth import _BEARER, NOBODY, PRINCIPAL, anonymous, caller_of, required_scope
+from config.settings import load_settings
+from models.api_keys import Principal
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        ("GET", "/api/v1/configurations/X", "read"),
+        ("HEAD", "/api/v1/applications", "read"),
+        ("OPTIONS", "/api/v1/applications", "read"),
+        ("POST", "/api/v1/applications", "write"),
+        ("DELETE", "/api/v1/configurations/X", "write"),
+        ("GET", "/api/v1/api-keys", "admin"),
+        ("GET", "/api/v1/api-keys/X", "admin"),
+        ("GET", "/api/v1/api-keysX", "read"),  # not the keys' route: a 404 for readers
+    ],
+)
+def test_the_scope_a_request_needs(method, path, scope):
+    assert required_scope(method, path) == scope
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        (b"Bearer cs_abc", b"cs_abc"),
+        (b"bearer  cs_abc ", b"cs_abc"),
+        (b"BEARER Operator!Chosen:Secret#42", b"Operator!Chosen:Secret#42"),
+        (b"Bearer", None),
+        (b"Bearer two words", None),
+        (b"Basic dXNlcjpwYXNz", None),
+        (b"Bearer " + b"x" * 513, None),
+        ("Bearer \u00e9t\u00e9".encode(), None),
+    ],
+)
+def test_what_counts_as_a_bearer_token(header, token):
+    match = _BEARER.fullmatch(header)
+    assert (match[1] if match else None) == token
+
+
+def test_a_request_without_a_principal_fails_closed():
+    assert caller_of({}) is NOBODY
+    assert not NOBODY.holds("read") and not NOBODY.sees("01JD0000000000000000000000")
+    someone = Principal("k", "ci", 1, None, 10)
+    assert caller_of({PRINCIPAL: someone}) is someone
+
+
+def test_anonymous_requests_get_only_the_scopes_granted():
+    assert anonymous(load_settings(_env_file=None)) is None
+    reader = anonymous(load_settings(_env_file=None, anonymous_scopes="read", rate_limit_per_second=7))
+    assert reader.holds("read") and not reader.holds("write")
+    assert (reader.key_id, reader.reach, reader.rate_limit_per_second) == (None, None, 7)

@@ -223,8 +223,8 @@ def test_the_change_feed_numbers_earlier_events_in_the_order_they_were_made(empt
     with psycopg2.connect(empty_database_url) as conn, conn.cursor() as cursor:
         cursor.execute("SELECT id, seq FROM audit_events ORDER BY seq")
         assert cursor.fetchall() == [("01ARZ3NDEKTSV4RRFFQ69G5FA1", 1), ("01ARZ3NDEKTSV4RRFFQ69G5FA2", 2)]
-        cursor.execute("SELECT last_seq FROM change_sequence")
-        assert cursor.fetchone() == (2,)
+        cursor.execute("SELECT nextval('change_seq')")  # numbers go on after the earlier events
+        assert cursor.fetchone() == (3,)
         with pytest.raises(psycopg2.errors.InsufficientPrivilege):
             cursor.execute("UPDATE audit_events SET seq = 9")  # append-only again
 
@@ -246,3 +246,29 @@ def test_a_server_that_does_not_answer_fails_migrations_in_bounded_time(database
         with pytest.raises(psycopg2.OperationalError):
             apply_migrations(proxy.url, connect_timeout_s=1)
     assert time.monotonic() - started < 20  # the connect timeout (at least 2 s in libpq), not a hang
+
+
+def test_change_numbers_go_on_from_the_counter_row_and_back(empty_database_url):
+    """0007 replaces the counter row with a sequence that goes on from it; its rollback puts
+    the row back at the highest number used."""
+    backend = migrations._backend(empty_database_url)
+    try:
+        everything = read_migrations(str(MIGRATIONS_DIR))
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(everything.filter(lambda m: m.id < "0007")))
+        with psycopg2.connect(empty_database_url) as conn, conn.cursor() as cursor:
+            cursor.execute("UPDATE change_sequence SET last_seq = 41")
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(everything.filter(lambda m: m.id.startswith("0007"))))
+        with psycopg2.connect(empty_database_url) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT nextval('change_seq')")
+            assert cursor.fetchone() == (42,)
+        with backend.lock():
+            backend.rollback_migrations(
+                backend.to_rollback(everything.filter(lambda m: m.id.startswith("0007")))
+            )
+        with psycopg2.connect(empty_database_url) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT last_seq FROM change_sequence")
+            assert cursor.fetchone() == (0,)  # no event was recorded: none was numbered
+    finally:
+        backend.connection.close()

@@ -2,9 +2,11 @@
 
 psycopg2 blocks, so no query may run on the event loop. Callers hand over a *unit of work*,
 a plain function `work(connection)`, which runs in one worker thread on one pooled
-connection: in autocommit for reads (no BEGIN/ROLLBACK round trips) or as one transaction
-for writes (commit on success, rollback on any error). One unit costs one thread hop,
-however many statements it runs.
+connection: in autocommit for reads (no BEGIN/ROLLBACK round trips), as one transaction
+for writes (commit on success, rollback on any error), or, for a write made by one
+statement, in autocommit too: the statement is its own transaction, so the change costs one
+round trip instead of three or more. One unit costs one thread hop, however many statements
+it runs.
 
 There are exactly as many worker threads as connections, and at most that many units are
 admitted at once; the rest queue on the event loop for a bounded time and are then refused
@@ -14,7 +16,9 @@ database does not finish in time is answered with `DatabaseUnavailable` too: nev
 
 import asyncio
 import contextvars
+import enum
 import logging
+import select
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -50,6 +54,12 @@ ABORTED_RETRIES = 3
 # Sent data may go unacknowledged this much longer than a statement may run before the
 # connection counts as dead: a vanished server is noticed, a slow one is not cut off.
 NETWORK_GRACE_MS = 5000
+
+
+class Mode(enum.Enum):
+    READ = "read"  # autocommit; nothing is written
+    WRITE = "write"  # one transaction, committed at the end
+    STATEMENT = "statement"  # autocommit; one statement, its own transaction
 
 
 @dataclass(frozen=True)
@@ -187,11 +197,18 @@ class Database:
 
     async def read(self, work: Work[T]) -> T:
         """Run `work` in autocommit: each statement sees committed data, nothing is written."""
-        return await self._submit(work, read_only=True)
+        return await self._submit(work, Mode.READ)
 
     async def write(self, work: Work[T]) -> T:
         """Run `work` as one transaction: all of its changes are committed, or none."""
-        return await self._submit(work, read_only=False)
+        return await self._submit(work, Mode.WRITE)
+
+    async def write_statement(self, work: Work[T]) -> T:
+        """Run `work`, which runs exactly one statement, in autocommit: the server commits
+        it as it ends, all of its changes or none, in one round trip (a unit of `write`
+        adds BEGIN and COMMIT). Should the connection die while it runs, whether it was
+        committed is unknown, so it is not run again: DatabaseUnavailable says so."""
+        return await self._submit(work, Mode.STATEMENT)
 
     def stats(self) -> PoolStats:
         in_use, idle = self._pool.counts() if self._pool else (0, 0)
@@ -205,13 +222,11 @@ class Database:
         metrics.DB_CONNECTIONS.labels("max").set(stats.max_connections)
         metrics.DB_WAITING.set(stats.waiting)
 
-    async def _submit(self, work: Work[T], read_only: bool) -> T:
+    async def _submit(self, work: Work[T], mode: Mode) -> T:
         await self._admit()
         # The request's context goes along, so lines logged in the thread carry its request id.
         context = contextvars.copy_context()
-        job = asyncio.get_running_loop().run_in_executor(
-            self._executor, context.run, self._run, work, read_only
-        )
+        job = asyncio.get_running_loop().run_in_executor(self._executor, context.run, self._run, work, mode)
         job.add_done_callback(self._leave)
         try:
             async with asyncio.timeout(self._options.unit_deadline_s):
@@ -219,7 +234,7 @@ class Database:
                 # holds a connection: the shield keeps the job, and so the slot, alive.
                 return await asyncio.shield(job)
         except TimeoutError:
-            outcome = "" if read_only else "; whether the change was saved is unknown"
+            outcome = "" if mode is Mode.READ else "; whether the change was saved is unknown"
             raise DatabaseUnavailable(f"The database did not answer in time{outcome}") from None
 
     async def _admit(self) -> None:
@@ -240,12 +255,12 @@ class Database:
         if not job.cancelled():
             job.exception()  # retrieved here so an abandoned job's error is not reported twice
 
-    def _run(self, work: Work[T], read_only: bool) -> T:
+    def _run(self, work: Work[T], mode: Mode) -> T:
         lost = aborted = 0
         while True:
             with self._connection() as conn:
                 try:
-                    return self._unit(conn, work, read_only)
+                    return self._unit(conn, work, mode)
                 except _ConnectionLost:
                     # A server restart kills every pooled connection at once. Each is found
                     # dead on use and discarded; after all of them, a fresh one is tried.
@@ -261,42 +276,61 @@ class Database:
 
     @contextmanager
     def _connection(self) -> Iterator[Connection]:
-        try:
-            conn = self._pool.getconn()
-        except psycopg2.OperationalError as error:
-            raise DatabaseUnavailable("Cannot connect to the database") from error
+        conn = self._live_connection()
         try:
             yield conn
         finally:
             self._pool.putconn(conn, close=bool(conn.closed))
 
+    def _live_connection(self) -> Connection:
+        """A pooled connection whose server has not hung up on it while it sat idle.
+
+        A server that stops or restarts tells each connection so and closes it. Finding that
+        out before use costs no round trip, and it matters for a statement in autocommit:
+        once sent, its failure could not tell "never ran" from "committed, then lost"."""
+        for _ in range(self._options.max_connections + 1):
+            try:
+                conn = self._pool.getconn()
+            except psycopg2.OperationalError as error:
+                raise DatabaseUnavailable("Cannot connect to the database") from error
+            if not _hung_up(conn):
+                return conn
+            self._pool.putconn(conn, close=True)
+            logger.info("discarded a database connection the server had closed")
+        raise DatabaseUnavailable("Lost every connection to the database")
+
     @staticmethod
-    def _unit(conn: Connection, work: Work[T], read_only: bool) -> T:
+    def _unit(conn: Connection, work: Work[T], mode: Mode) -> T:
         started = time.perf_counter()
         try:
-            return Database._transaction(conn, work, read_only)
+            return Database._transaction(conn, work, mode)
         finally:
-            kind = "read" if read_only else "write"
+            kind = "read" if mode is Mode.READ else "write"
             metrics.DB_UNIT_SECONDS.labels(kind).observe(time.perf_counter() - started)
 
     @staticmethod
-    def _transaction(conn: Connection, work: Work[T], read_only: bool) -> T:
+    def _transaction(conn: Connection, work: Work[T], mode: Mode) -> T:
         try:
-            conn.autocommit = read_only
+            conn.autocommit = mode is not Mode.WRITE
             result = work(conn)
         except psycopg2.Error as error:
             if conn.closed:
+                if mode is Mode.STATEMENT:
+                    logger.warning("lost the database during a write: %s", str(error).strip())
+                    raise DatabaseUnavailable(
+                        "Lost the database during the write; whether the change was saved is unknown"
+                    ) from error
                 raise _ConnectionLost() from error
-            _rollback(conn, read_only)
+            _rollback(conn, mode is not Mode.WRITE)
             if isinstance(error, (psycopg2.errors.DeadlockDetected, psycopg2.errors.SerializationFailure)):
                 raise _Aborted() from error
             if isinstance(error, psycopg2.errors.QueryCanceled):
                 raise DatabaseUnavailable("The database took too long to answer", 1) from error
             raise
         except BaseException:
-            _rollback(conn, read_only)
+            _rollback(conn, mode is not Mode.WRITE)
             raise
-        if not read_only:
+        if mode is Mode.WRITE:
             try:
                 conn.commit()
             except psycopg2.OperationalError as error:
@@ -308,9 +342,17 @@ class Database:
         return result
 
 
-def _rollback(conn: Connection, read_only: bool) -> None:
+def _hung_up(conn: Connection) -> bool:
+    """An idle connection has nothing to read unless its server is closing it (or is gone)."""
+    if conn.closed:
+        return True
+    readable, _, _ = select.select([conn], [], [], 0)
+    return bool(readable)
+
+
+def _rollback(conn: Connection, autocommit: bool) -> None:
     """Best effort: a connection that cannot even roll back is closed, and so discarded."""
-    if read_only or conn.closed:
+    if autocommit or conn.closed:
         return
     try:
         conn.rollback()

@@ -60,7 +60,14 @@ def test_configuration_ids_are_listed_in_id_order(conn):
     app = add(conn, "payments")
     ids = [
         configurations.insert(
-            conn, id=new_id(), application_id=app["id"], name=name, comments=None, config={}, actor="t"
+            conn,
+            AuditContext("t"),
+            id=new_id(),
+            event_id=new_id(),
+            application_id=app["id"],
+            name=name,
+            comments=None,
+            config={},
         )["id"]
         for name in ("z", "a", "m")
     ]
@@ -125,7 +132,14 @@ def test_get_for_update_locks_the_row(conn, database_url):
 def test_delete_cascades_to_configurations(conn):
     app = add(conn, "payments")
     configuration = configurations.insert(
-        conn, id=new_id(), application_id=app["id"], name="db", comments=None, config={}, actor="t"
+        conn,
+        AuditContext("t"),
+        id=new_id(),
+        event_id=new_id(),
+        application_id=app["id"],
+        name="db",
+        comments=None,
+        config={},
     )
 
     assert applications.delete(conn, app["id"]) is True

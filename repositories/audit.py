@@ -4,26 +4,53 @@ from psycopg2.extensions import connection as Connection
 
 from models.audit import AuditContext, AuditFilter
 from models.paging import PageRequest
+from models.snapshots import Snapshot
 from repositories.sql import fetch_all, fetch_one, jsonb, reach_param
 
 _COLUMNS = """id, seq, occurred_at, actor, on_behalf_of, action, entity_type, entity_id, application_id,
     version, before, after, note, request_id, client_ip, user_agent"""
 
-# The event takes the next change number. The counter row stays locked until the writing
-# transaction commits, so numbers become visible in order (sql/0004.change-feed.sql).
-# It is the last statement of a change, so its clock reading is all but the commit's.
+# The columns of an event that the writer gives, in order: see `event_values`.
+_GIVEN = """id, actor, on_behalf_of, action, entity_type, entity_id, application_id, version, before, after,
+    note, request_id, client_ip, user_agent"""
+
+
+def event_values(
+    source: str,
+    *,
+    before: str,
+    after: str,
+    version: str,
+    entity_id: str = "%(entity_id)s",
+    application_id: str = "%(application_id)s",
+) -> str:
+    """A SELECT of one event's values per row of `source`, a CTE or table that has written
+    the change (so the writing transaction already has its id), for INSERT_EVENT. `before`,
+    `after`, `version`, `entity_id` and `application_id` are SQL expressions over `source`;
+    the other values are the parameters `params` gives.
+
+    The change number is taken last, after the transaction has its id: the change feed finds
+    every write that may still commit a lower number among the transactions in progress, so a
+    number must never be taken by a transaction that has none (services/change_feed.py). It
+    is the last thing the change does, so its clock reading is all but the commit's.
+    """
+    return f"""
+    SELECT nextval('change_seq'), clock_timestamp(), %(event_id)s, %(actor)s, %(on_behalf_of)s,
+           %(action)s, %(entity_type)s, {entity_id}, {application_id}, {version}, {before}, {after},
+           %(note)s, %(request_id)s, %(client_ip)s, %(user_agent)s
+    FROM {source}
+    """
+
+
+INSERT_EVENT = f"INSERT INTO audit_events (seq, occurred_at, {_GIVEN})"
+
+# The transaction gets its id (if this is its first write) before the number is taken: the
+# condition must be evaluated before the values are (OFFSET 0 keeps the subquery from being
+# folded into the outer SELECT, and using its column keeps the planner from dropping it).
+_WRITER = "(SELECT pg_current_xact_id() AS xid OFFSET 0) AS writer WHERE writer.xid IS NOT NULL"
 _INSERT = f"""
-WITH next AS (
-    UPDATE change_sequence SET last_seq = last_seq + 1 RETURNING last_seq
-)
-INSERT INTO audit_events
-    (id, seq, occurred_at, actor, on_behalf_of, action, entity_type, entity_id, application_id, version,
-     before, after, note, request_id, client_ip, user_agent)
-SELECT
-    %(id)s, next.last_seq, clock_timestamp(), %(actor)s, %(on_behalf_of)s, %(action)s, %(entity_type)s,
-    %(entity_id)s, %(application_id)s, %(version)s, %(before)s, %(after)s, %(note)s, %(request_id)s,
-    %(client_ip)s, %(user_agent)s
-FROM next
+{INSERT_EVENT}
+{event_values(_WRITER, before="%(before)s", after="%(after)s", version="%(version)s")}
 RETURNING {_COLUMNS}
 """
 
@@ -37,7 +64,19 @@ ORDER BY seq
 LIMIT %(limit)s
 """
 
-_LATEST_SEQ = "SELECT last_seq FROM change_sequence"
+# With the changes, the reading's own snapshot: which transactions were in progress when it
+# was taken (pg_current_snapshot() is the statement's snapshot, the one the rows come from).
+_CHANGES_AFTER_IN_SNAPSHOT = f"""
+SELECT pg_current_snapshot()::text AS snapshot, changes.*
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL ({_CHANGES_AFTER}) AS changes ON true
+ORDER BY changes.seq
+"""
+
+# The highest number committed, in the snapshot that saw it.
+_LATEST_SEQ = """
+SELECT pg_current_snapshot()::text AS snapshot, coalesce(max(seq), 0) AS seq FROM audit_events
+"""
 
 # Newest first, in commit order; `after` is the id of the event the previous page ended at
 # (an id that names no event ends the list).
@@ -60,6 +99,30 @@ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 
+def params(
+    context: AuditContext,
+    *,
+    event_id: str,
+    action: str,
+    entity_type: str,
+    entity_id: str | None = None,
+    application_id: str | None = None,
+    note: str | None = None,
+) -> dict:
+    """The parameters `event_values` names, for an event of `context` (`entity_id` and
+    `application_id` where the statement does not take them from what it writes)."""
+    recorded = {name: value for name, value in asdict(context).items() if name != "reach"}
+    return {
+        **recorded,
+        "event_id": event_id,
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "application_id": application_id,
+        "note": note,
+    }
+
+
 def append(
     conn: Connection,
     context: AuditContext,
@@ -74,19 +137,21 @@ def append(
     after: dict | None,
     note: str | None = None,
 ) -> dict:
-    params = {
-        **asdict(context),
-        "id": id,
-        "action": action,
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "application_id": application_id,
+    given = params(
+        context,
+        event_id=id,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        application_id=application_id,
+        note=note,
+    )
+    given |= {
         "version": version,
         "before": None if before is None else jsonb(before),
         "after": None if after is None else jsonb(after),
-        "note": note,
     }
-    return fetch_one(conn, _INSERT, params)
+    return fetch_one(conn, _INSERT, given)
 
 
 def list_page(conn: Connection, filters: AuditFilter, page: PageRequest) -> list[dict]:
@@ -99,6 +164,15 @@ def changes_after(conn: Connection, seq: int, limit: int) -> list[dict]:
     return fetch_all(conn, _CHANGES_AFTER, {"after": seq, "limit": limit})
 
 
-def latest_seq(conn: Connection) -> int:
-    """The number of the last committed change (0 before any)."""
-    return fetch_one(conn, _LATEST_SEQ)["last_seq"]
+def changes_in_snapshot(conn: Connection, seq: int, limit: int) -> tuple[list[dict], Snapshot]:
+    """The next `limit` changes after `seq` in number order, and the snapshot they were read
+    in: numbers missing between them may belong to transactions in progress in it."""
+    rows = fetch_all(conn, _CHANGES_AFTER_IN_SNAPSHOT, {"after": seq, "limit": limit})
+    snapshot = Snapshot.parse(rows[0]["snapshot"])
+    return [row for row in rows if row["seq"] is not None], snapshot
+
+
+def latest_seq(conn: Connection) -> tuple[int, Snapshot]:
+    """The highest change number committed (0 before any), and the snapshot that saw it."""
+    row = fetch_one(conn, _LATEST_SEQ)
+    return row["seq"], Snapshot.parse(row["snapshot"])

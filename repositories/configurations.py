@@ -1,11 +1,14 @@
 from psycopg2.extensions import connection as Connection
 
 from models.api_keys import Reach
+from models.audit import AuditContext
 from models.errors import ApplicationNotFound, ConfigurationNameTaken
 from models.paging import PageRequest
-from repositories.sql import constraint_errors, execute, fetch_all, fetch_one, jsonb, reach_param
+from repositories import audit
+from repositories.sql import constraint_errors, fetch_all, fetch_one, jsonb, reach_param
 
 _COLUMNS = "id, application_id, name, comments, config, version, created_at, updated_at"
+_NAMES = [name.strip() for name in _COLUMNS.split(",")]
 
 _GET = f"SELECT {_COLUMNS} FROM configurations WHERE id = %(id)s"
 
@@ -22,8 +25,25 @@ ORDER BY id
 LIMIT %(limit)s OFFSET %(offset)s
 """
 
-# Each version of a configuration is recorded as a revision by the statement that makes it,
-# which saves a round trip on every write.
+
+def _moment(column: str) -> str:
+    """A timestamp as the API writes it (pydantic's form: UTC, "Z", microseconds unless 0)."""
+    return f"""to_char({column} AT TIME ZONE 'UTC', CASE WHEN extract(microseconds FROM {column})::bigint
+        %% 1000000 = 0 THEN 'YYYY-MM-DD"T"HH24:MI:SS"Z"' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"' END)"""
+
+
+def _image(row: str) -> str:
+    """The configuration in `row` as the API shows it (models.configurations.Configuration):
+    what the audit log keeps of it. Made by the statement that writes the change, so that the
+    change, its revision and its event cost one round trip."""
+    return f"""jsonb_build_object(
+        'id', {row}.id, 'application_id', {row}.application_id, 'name', {row}.name,
+        'comments', {row}.comments, 'config', {row}.config, 'version', {row}.version,
+        'created_at', {_moment(row + ".created_at")}, 'updated_at', {_moment(row + ".updated_at")})"""
+
+
+# Each version of a configuration is recorded as a revision, and each change as an audit
+# event, by the statement that makes it: one round trip, and in autocommit one transaction.
 _RECORD_REVISION = """
 revision AS (
     INSERT INTO configuration_revisions
@@ -39,29 +59,99 @@ WITH written AS (
     INSERT INTO configurations (id, application_id, name, comments, config)
     VALUES (%(id)s, %(application_id)s, %(name)s, %(comments)s, %(config)s)
     RETURNING {_COLUMNS}
-), {_RECORD_REVISION}
+), {_RECORD_REVISION}, event AS (
+    {audit.INSERT_EVENT}
+    {audit.event_values("written", before="NULL::jsonb", after=_image("written"), version="written.version")}
+)
 SELECT {_COLUMNS} FROM written
 """
 
-# Writes only when something differs (jsonb equality: 1 and 1.0 are equal, 1 and true are
-# not), so an update that changes nothing makes no version and no revision; unless the change
-# must be recorded whatever it does (a rollback: an operator's deliberate act).
-_UPDATE = f"""
-WITH written AS (
-    UPDATE configurations
-    SET name = %(name)s, comments = %(comments)s, config = %(config)s, version = version + 1,
-        updated_at = now()
-    WHERE id = %(id)s
-      AND (%(always)s OR (name, comments, config)
-                         IS DISTINCT FROM (%(name)s::text, %(comments)s::text, %(config)s::jsonb))
-    RETURNING {_COLUMNS}
-), {_RECORD_REVISION}
-SELECT {_COLUMNS} FROM written
+# One statement makes a change: it locks the configuration, checks the caller's reach and
+# If-Match (and, for a change computed from what the caller read, that nothing changed since),
+# works out what the configuration becomes, and writes it with its revision and its event.
+# It writes only when something differs (jsonb equality: 1 and 1.0 are equal, 1 and true are
+# not), so a change that changes nothing makes no version, revision or event; unless it must
+# be recorded whatever it does (a rollback: an operator's deliberate act). Which check failed,
+# if one did, the caller tells from the row it returns (see `change`).
+_CHANGE = f"""
+WITH current AS (
+    SELECT {_COLUMNS} FROM configurations
+    WHERE id = %(id)s AND (%(reach)s::text[] IS NULL OR application_id = ANY(%(reach)s))
+    FOR UPDATE
+), restored AS (
+    SELECT name, comments, config FROM configuration_revisions
+    WHERE configuration_id = %(id)s AND version = %(rolled_back_from)s
+), wanted AS (
+    SELECT current.id,
+           CASE WHEN %(rolled_back_from)s::integer IS NOT NULL THEN restored.name
+                WHEN %(set_name)s THEN %(name)s ELSE current.name END AS name,
+           CASE WHEN %(rolled_back_from)s::integer IS NOT NULL THEN restored.comments
+                WHEN %(set_comments)s THEN %(comments)s ELSE current.comments END AS comments,
+           CASE WHEN %(rolled_back_from)s::integer IS NOT NULL THEN restored.config
+                WHEN %(set_config)s THEN %(config)s::jsonb ELSE current.config END AS config
+    FROM current LEFT JOIN restored ON true
+    WHERE (%(if_match)s::integer[] IS NULL OR current.version = ANY(%(if_match)s))
+      AND (%(based_on)s::integer IS NULL OR current.version = %(based_on)s)
+      AND (%(rolled_back_from)s::integer IS NULL OR restored.name IS NOT NULL)
+), written AS (
+    UPDATE configurations AS target
+    SET name = wanted.name, comments = wanted.comments, config = wanted.config,
+        version = target.version + 1, updated_at = now()
+    FROM wanted
+    WHERE target.id = wanted.id
+      AND (%(always)s OR (target.name, target.comments, target.config)
+                         IS DISTINCT FROM (wanted.name, wanted.comments, wanted.config))
+    RETURNING {", ".join(f"target.{name}" for name in _NAMES)}
+), {_RECORD_REVISION}, event AS (
+    {audit.INSERT_EVENT}
+    {
+    audit.event_values(
+        "written, current",
+        before=_image("current"),
+        after=_image("written"),
+        version="written.version",
+        entity_id="written.id",
+        application_id="written.application_id",
+    )
+}
+)
+SELECT {
+    ", ".join(f"CASE WHEN written.id IS NULL THEN current.{c} ELSE written.{c} END AS {c}" for c in _NAMES)
+},
+       written.id IS NOT NULL AS written, current.version AS current_version,
+       restored.name IS NOT NULL AS restorable
+FROM current LEFT JOIN written ON true LEFT JOIN restored ON true
+"""
+
+# Deletes it, with its event, in one statement, if in reach and If-Match holds.
+_DELETE = f"""
+WITH current AS (
+    SELECT {_COLUMNS} FROM configurations
+    WHERE id = %(id)s AND (%(reach)s::text[] IS NULL OR application_id = ANY(%(reach)s))
+    FOR UPDATE
+), written AS (
+    DELETE FROM configurations AS target USING current
+    WHERE target.id = current.id
+      AND (%(if_match)s::integer[] IS NULL OR current.version = ANY(%(if_match)s))
+    RETURNING {", ".join(f"target.{name}" for name in _NAMES)}
+), event AS (
+    {audit.INSERT_EVENT}
+    {
+    audit.event_values(
+        "written",
+        before=_image("written"),
+        after="NULL::jsonb",
+        version="written.version",
+        entity_id="written.id",
+        application_id="written.application_id",
+    )
+}
+)
+SELECT current.id, current.application_id, current.version, written.id IS NOT NULL AS written
+FROM current LEFT JOIN written ON true
 """
 
 _LIST_ALL_OF_APPLICATION = f"SELECT {_COLUMNS} FROM configurations WHERE application_id = %(id)s ORDER BY id"
-
-_DELETE = "DELETE FROM configurations WHERE id = %(id)s"
 
 
 def _revision(actor: str, change: str, rolled_back_from: int | None = None, note: str | None = None) -> dict:
@@ -86,15 +176,16 @@ def list_page(
 
 def insert(
     conn: Connection,
+    context: AuditContext,
     *,
     id: str,
+    event_id: str,
     application_id: str,
     name: str,
     comments: str | None,
     config: dict,
-    actor: str,
 ) -> dict:
-    """Create the configuration at version 1, with its first revision."""
+    """Create the configuration at version 1, with its first revision and its event."""
     errors = constraint_errors(
         {
             "configurations_application_id_name_key": lambda: ConfigurationNameTaken(name),
@@ -107,43 +198,91 @@ def insert(
         "name": name,
         "comments": comments,
         "config": jsonb(config),
-        **_revision(actor, "created"),
+        **_revision(context.actor, "created"),
+        **audit.params(
+            context,
+            event_id=event_id,
+            action="configuration.created",
+            entity_type="configuration",
+            entity_id=id,
+            application_id=application_id,
+        ),
     }
     with errors:
         return fetch_one(conn, _INSERT, params)
 
 
-def update(
+def change(
     conn: Connection,
     configuration_id: str,
+    context: AuditContext,
     *,
-    name: str,
-    comments: str | None,
-    config: dict,
-    actor: str,
+    event_id: str,
     change: str,
+    if_match: list[int] | None,
+    fields: dict | None = None,
+    based_on: int | None = None,
     rolled_back_from: int | None = None,
     note: str | None = None,
-    always: bool = False,
 ) -> dict | None:
-    """The configuration as changed, at its next version with a revision recording it;
-    None, and nothing written, if nothing would change (unless `always`)."""
+    """Change the configuration, if in the caller's reach (`context.reach`) and at a version
+    `if_match` names (None: any): set the `fields` given (name, comments, config), or restore
+    those of version `rolled_back_from` (always recorded, even if nothing differs); with
+    `based_on`, only if still at that version. Written at its next version with a revision
+    and an event, in one statement.
+
+    Returns None if there is no such configuration in reach; else the configuration as it now
+    is, with `written` (whether it changed), and, when it did not, `current_version` and
+    `restorable` (whether version `rolled_back_from` exists) to tell why."""
+    fields = fields or {}
+    name = fields.get("name")
     params = {
         "id": configuration_id,
+        "reach": reach_param(context.reach),
+        "if_match": if_match,
+        "based_on": based_on,
+        "set_name": "name" in fields,
         "name": name,
-        "comments": comments,
-        "config": jsonb(config),
-        "always": always,
-        **_revision(actor, change, rolled_back_from, note),
+        "set_comments": "comments" in fields,
+        "comments": fields.get("comments"),
+        "set_config": "config" in fields,
+        "config": jsonb(fields.get("config")),
+        "always": rolled_back_from is not None,
+        **_revision(context.actor, change, rolled_back_from, note),
+        **audit.params(
+            context,
+            event_id=event_id,
+            action=f"configuration.{change}",
+            entity_type="configuration",
+            note=note,
+        ),
     }
     taken = {"configurations_application_id_name_key": lambda: ConfigurationNameTaken(name)}
     with constraint_errors(taken):
-        return fetch_one(conn, _UPDATE, params)
+        return fetch_one(conn, _CHANGE, params)
+
+
+def delete(
+    conn: Connection,
+    configuration_id: str,
+    context: AuditContext,
+    *,
+    event_id: str,
+    if_match: list[int] | None,
+) -> dict | None:
+    """Delete the configuration with its event, if in reach and at a version `if_match` names
+    (None: any). Returns None if there is no such configuration in reach; else its id,
+    application_id, version and `written` (whether it was deleted)."""
+    params = {
+        "id": configuration_id,
+        "reach": reach_param(context.reach),
+        "if_match": if_match,
+        **audit.params(
+            context, event_id=event_id, action="configuration.deleted", entity_type="configuration"
+        ),
+    }
+    return fetch_one(conn, _DELETE, params)
 
 
 def all_of_application(conn: Connection, application_id: str) -> list[dict]:
     return fetch_all(conn, _LIST_ALL_OF_APPLICATION, {"id": application_id})
-
-
-def delete(conn: Connection, configuration_id: str) -> bool:
-    return execute(conn, _DELETE, {"id": configuration_id}) == 1

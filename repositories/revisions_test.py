@@ -1,6 +1,7 @@
 import psycopg2
 import pytest
 
+from models.audit import AuditContext
 from models.ids import new_id
 from models.paging import PageRequest
 from repositories import applications, configurations, revisions
@@ -10,13 +11,31 @@ from repositories import applications, configurations, revisions
 def configuration(conn) -> dict:
     app_id = applications.insert(conn, id=new_id(), name="payments", comments=None)["id"]
     return configurations.insert(
-        conn, id=new_id(), application_id=app_id, name="db", comments="c", config={"n": 1}, actor="alice"
+        conn,
+        AuditContext("alice"),
+        id=new_id(),
+        event_id=new_id(),
+        application_id=app_id,
+        name="db",
+        comments="c",
+        config={"n": 1},
     )
 
 
-def change(conn, configuration: dict, **fields) -> dict:
-    values = {"name": "db", "comments": "c", "config": {"n": 1}, "actor": "bob", "change": "updated"}
-    return configurations.update(conn, configuration["id"], **(values | fields))
+def change(conn, configuration: dict, *, change: str = "updated", **options) -> dict | None:
+    """Change it as bob: `options` are configurations.change's, or fields to set."""
+    given = {k: options.pop(k) for k in ("rolled_back_from", "note") if k in options}
+    row = configurations.change(
+        conn,
+        configuration["id"],
+        AuditContext("bob"),
+        event_id=new_id(),
+        change=change,
+        if_match=None,
+        fields=options,
+        **given,
+    )
+    return row if row["written"] else None
 
 
 def test_creating_a_configuration_records_its_first_revision(conn, configuration):
@@ -36,12 +55,11 @@ def test_creating_a_configuration_records_its_first_revision(conn, configuration
 
 
 def test_each_change_records_a_revision_of_the_new_version(conn, configuration):
-    changed = change(
-        conn, configuration, config={"n": 2}, change="rolled_back", rolled_back_from=1, note="why"
-    )
+    change(conn, configuration, config={"n": 2})
+    changed = change(conn, configuration, change="rolled_back", rolled_back_from=1, note="why")
 
-    revision = revisions.get(conn, configuration["id"], 2)
-    assert (revision["config"], revision["actor"], revision["change"]) == ({"n": 2}, "bob", "rolled_back")
+    revision = revisions.get(conn, configuration["id"], 3)
+    assert (revision["config"], revision["actor"], revision["change"]) == ({"n": 1}, "bob", "rolled_back")
     assert (revision["rolled_back_from"], revision["note"]) == (1, "why")
     assert revision["created_at"] == changed["updated_at"]
 
@@ -79,5 +97,5 @@ def test_revisions_cannot_be_rewritten(conn, configuration):
 
 
 def test_revisions_go_with_their_configuration(conn, configuration):
-    configurations.delete(conn, configuration["id"])
+    configurations.delete(conn, configuration["id"], AuditContext("t"), event_id=new_id(), if_match=None)
     assert revisions.get(conn, configuration["id"], 1) is None

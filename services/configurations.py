@@ -21,7 +21,6 @@ from models.paging import Page, PageRequest
 from models.preconditions import VersionCondition, etag, require_match
 from models.revisions import Diff, Revision
 from repositories import applications, configurations, revisions
-from services.audit import record
 from services.cache import Representation, RepresentationCache
 from services.ids import existing_id
 from services.merge_patch import merge_patch
@@ -55,20 +54,10 @@ class ConfigurationService:
             raise ApplicationNotFound(request.application_id)
 
         def create(conn: Connection) -> Configuration:
-            row = configurations.insert(conn, id=new_id(), actor=context.actor, **request.model_dump())
-            created = Configuration.model_validate(row)
-            record(
-                conn,
-                context,
-                "configuration.created",
-                **_entity(row),
-                version=created.version,
-                before=None,
-                after=created.model_dump(mode="json"),
-            )
-            return created
+            row = configurations.insert(conn, context, id=new_id(), event_id=new_id(), **request.model_dump())
+            return Configuration.model_validate(row)
 
-        created = await self._db.write(create)
+        created = await self._db.write_statement(create)
         self._cache.drop(("application", created.application_id))  # its configuration_ids changed
         return created
 
@@ -129,9 +118,10 @@ class ConfigurationService:
         context: AuditContext,
         if_match: VersionCondition | None = None,
     ) -> Configuration:
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
         changes = request.model_dump(exclude_unset=True)
-        return await self._change(
-            configuration_id, context, if_match, lambda conn, current: {**current, **changes}, "updated"
+        return await self._change_in_one_statement(
+            configuration_id, context, if_match, "updated", fields=changes
         )
 
     async def patch(
@@ -141,16 +131,37 @@ class ConfigurationService:
         context: AuditContext,
         if_match: VersionCondition | None = None,
     ) -> Configuration:
-        """Apply an RFC 7396 merge patch to {name, comments, config}; the result must be valid."""
+        """Apply an RFC 7396 merge patch to {name, comments, config}; the result must be valid.
 
-        def patched(conn: Connection, current: dict) -> dict:
+        The patch is applied here, to the configuration as locked, and written by the same
+        statement as any other change: a transaction of three statements, not one."""
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+
+        def apply(conn: Connection) -> Configuration:
+            current = configurations.get(conn, configuration_id, for_update=True)
+            if current is None or not within(context.reach, current["application_id"]):
+                raise ConfigurationNotFound(configuration_id)
+            require_match(if_match, current["version"], "configuration")
             document = {key: current[key] for key in ConfigurationState.model_fields}
             try:
-                return ConfigurationState.model_validate(merge_patch(document, patch)).model_dump()
+                wanted = ConfigurationState.model_validate(merge_patch(document, patch)).model_dump()
             except ValidationError as error:
                 raise InvalidChange(error.errors(include_input=False, include_url=False)) from None
+            row = configurations.change(
+                conn,
+                configuration_id,
+                context,
+                event_id=new_id(),
+                change="patched",
+                if_match=None,
+                fields=wanted,
+                based_on=current["version"],
+            )
+            return _changed(configuration_id, row, if_match)
 
-        return await self._change(configuration_id, context, if_match, patched, "patched")
+        changed = await self._db.write(apply)
+        self._cache.drop(("configuration", configuration_id))
+        return changed
 
     async def rollback(
         self,
@@ -162,15 +173,9 @@ class ConfigurationService:
         if_match: VersionCondition | None = None,
     ) -> Configuration:
         """Make a new version whose name, comments and config are those of `version`."""
-
-        def restored(conn: Connection, current: dict) -> dict:
-            revision = revisions.get(conn, current["id"], version)
-            if revision is None:
-                raise RevisionNotFound(current["id"], version)
-            return revision
-
-        return await self._change(
-            configuration_id, context, if_match, restored, "rolled_back", rolled_back_from=version, note=note
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+        return await self._change_in_one_statement(
+            configuration_id, context, if_match, "rolled_back", rolled_back_from=version, note=note
         )
 
     async def delete(
@@ -178,21 +183,16 @@ class ConfigurationService:
     ) -> None:
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
-        def delete(conn: Connection) -> None:
-            current = self._locked(conn, configuration_id, if_match, context.reach)
-            configurations.delete(conn, configuration_id)
-            record(
-                conn,
-                context,
-                "configuration.deleted",
-                **_entity(current),
-                version=current["version"],
-                before=image(current),
-                after=None,
+        def delete(conn: Connection) -> dict | None:
+            return configurations.delete(
+                conn, configuration_id, context, event_id=new_id(), if_match=_versions(if_match)
             )
-            return current
 
-        deleted = await self._db.write(delete)
+        deleted = await self._db.write_statement(delete)
+        if deleted is None:
+            raise ConfigurationNotFound(configuration_id)
+        if not deleted["written"]:
+            require_match(if_match, deleted["version"], "configuration")
         self._cache.drop(("configuration", configuration_id), ("application", deleted["application_id"]))
 
     async def versions(self, configuration_id: str, page: PageRequest, reach: Reach = None) -> Page[Revision]:
@@ -265,68 +265,62 @@ class ConfigurationService:
             found[version] = row
         return found
 
-    @staticmethod
-    def _locked(
-        conn: Connection, configuration_id: str, if_match: VersionCondition | None, reach: Reach
-    ) -> dict:
-        current = configurations.get(conn, configuration_id, for_update=True)
-        if current is None or not within(reach, current["application_id"]):
-            raise ConfigurationNotFound(configuration_id)
-        require_match(if_match, current["version"], "configuration")
-        return current
-
-    async def _change(
+    async def _change_in_one_statement(
         self,
         configuration_id: str,
         context: AuditContext,
         if_match: VersionCondition | None,
-        target: Target,
         change: str,
         *,
+        fields: dict | None = None,
         rolled_back_from: int | None = None,
         note: str | None = None,
     ) -> Configuration:
-        """Lock, check If-Match, compute the target, write it with its revision and event.
+        """Lock, check reach and If-Match, work out the target, write it with its revision and
+        event: one statement, one round trip, its own transaction.
 
         A target equal to the current state writes nothing: no version, revision or event;
         except a rollback, which is always recorded, with its note.
         """
-        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
         def apply(conn: Connection) -> Configuration:
-            current = self._locked(conn, configuration_id, if_match, context.reach)
-            wanted = target(conn, current)
-            row = configurations.update(
+            row = configurations.change(
                 conn,
                 configuration_id,
-                name=wanted["name"],
-                comments=wanted["comments"],
-                config=wanted["config"],
-                actor=context.actor,
+                context,
+                event_id=new_id(),
                 change=change,
+                if_match=_versions(if_match),
+                fields=fields,
                 rolled_back_from=rolled_back_from,
                 note=note,
-                always=rolled_back_from is not None,
             )
-            if row is None:
-                return Configuration.model_validate(current)
-            changed = Configuration.model_validate(row)
-            record(
-                conn,
-                context,
-                f"configuration.{change}",
-                **_entity(row),
-                version=changed.version,
-                before=image(current),
-                after=changed.model_dump(mode="json"),
-                note=note,
-            )
-            return changed
+            return _changed(configuration_id, row, if_match, rolled_back_from)
 
-        changed = await self._db.write(apply)
+        changed = await self._db.write_statement(apply)
         self._cache.drop(("configuration", configuration_id))
         return changed
 
 
-def _entity(row: dict) -> dict:
-    return {"entity_type": "configuration", "entity_id": row["id"], "application_id": row["application_id"]}
+def _versions(if_match: VersionCondition | None) -> list[int] | None:
+    """The versions an If-Match admits, as the statements take them (None: any)."""
+    if if_match is None or if_match.any:
+        return None
+    return sorted(if_match.strong)  # a weak tag never matches: If-Match compares strongly
+
+
+def _changed(
+    configuration_id: str,
+    row: dict | None,
+    if_match: VersionCondition | None,
+    rolled_back_from: int | None = None,
+) -> Configuration:
+    """The outcome of configurations.change: the configuration, or why nothing was written.
+    The checks are the statement's, in its order."""
+    if row is None:
+        raise ConfigurationNotFound(configuration_id)
+    if not row["written"]:
+        require_match(if_match, row["current_version"], "configuration")
+        if rolled_back_from is not None and not row["restorable"]:
+            raise RevisionNotFound(configuration_id, rolled_back_from)
+    return Configuration.model_validate(row)

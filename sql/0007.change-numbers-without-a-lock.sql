@@ -11,5 +11,5 @@
 -- depends: 0006.api-keys
 
 CREATE SEQUENCE change_seq AS bigint OWNED BY audit_events.seq;
-SELECT setval('change_seq', last_seq + 1, false) FROM change_sequence;
+DO $$ BEGIN PERFORM setval('change_seq', last_seq + 1, false) FROM change_sequence; END $$;
 DROP TABLE change_sequence;

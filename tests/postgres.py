@@ -71,6 +71,14 @@ class TestServer:
         server = self._embedded()
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
+    def crash(self) -> None:
+        """Stop the server at once, as a power cut would: no checkpoint, no goodbye to its
+        clients; it recovers from its write-ahead log when started again (owned servers only)."""
+        from pgserver._commands import pg_ctl
+
+        server = self._embedded()
+        pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=server.pgdata, user=server.system_user)
+
     def start_again(self) -> None:
         self._embedded().ensure_postgres_running()
 

@@ -175,6 +175,7 @@ class Database:
         self._executor: ThreadPoolExecutor | None = None
         self._slots = asyncio.Semaphore(options.max_connections)
         self._waiting = 0
+        self._after_commit: list[Callable[[], None]] = []
 
     def open(self) -> None:
         try:
@@ -210,6 +211,11 @@ class Database:
         committed is unknown, so it is not run again: DatabaseUnavailable says so."""
         return await self._submit(work, Mode.STATEMENT)
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` on the event loop each time a unit of `write` or `write_statement`
+        has committed (or finished writing nothing)."""
+        self._after_commit.append(callback)
+
     def stats(self) -> PoolStats:
         in_use, idle = self._pool.counts() if self._pool else (0, 0)
         return PoolStats(self._options.max_connections, in_use, idle, self._waiting)
@@ -232,10 +238,14 @@ class Database:
             async with asyncio.timeout(self._options.unit_deadline_s):
                 # A request that gives up must not hand its slot on while its thread still
                 # holds a connection: the shield keeps the job, and so the slot, alive.
-                return await asyncio.shield(job)
+                result = await asyncio.shield(job)
         except TimeoutError:
             outcome = "" if mode is Mode.READ else "; whether the change was saved is unknown"
             raise DatabaseUnavailable(f"The database did not answer in time{outcome}") from None
+        if mode is not Mode.READ:
+            for callback in self._after_commit:
+                callback()
+        return result
 
     async def _admit(self) -> None:
         if not self._slots.locked():
@@ -258,7 +268,7 @@ class Database:
     def _run(self, work: Work[T], mode: Mode) -> T:
         lost = aborted = 0
         while True:
-            with self._connection() as conn:
+            with self._connection(checked=mode is Mode.STATEMENT) as conn:
                 try:
                     return self._unit(conn, work, mode)
                 except _ConnectionLost:
@@ -275,24 +285,28 @@ class Database:
                     logger.info("the database aborted a transaction; running the unit again")
 
     @contextmanager
-    def _connection(self) -> Iterator[Connection]:
-        conn = self._live_connection()
+    def _connection(self, *, checked: bool) -> Iterator[Connection]:
+        conn = self._live_connection() if checked else self._any_connection()
         try:
             yield conn
         finally:
             self._pool.putconn(conn, close=bool(conn.closed))
 
+    def _any_connection(self) -> Connection:
+        try:
+            return self._pool.getconn()
+        except psycopg2.OperationalError as error:
+            raise DatabaseUnavailable("Cannot connect to the database") from error
+
     def _live_connection(self) -> Connection:
         """A pooled connection whose server has not hung up on it while it sat idle.
 
         A server that stops or restarts tells each connection so and closes it. Finding that
-        out before use costs no round trip, and it matters for a statement in autocommit:
-        once sent, its failure could not tell "never ran" from "committed, then lost"."""
+        out before use costs no round trip, only a system call, and it matters for a
+        statement in autocommit alone: once sent, its failure could not tell "never ran" from
+        "committed, then lost" (other units find a dead connection on use and run again)."""
         for _ in range(self._options.max_connections + 1):
-            try:
-                conn = self._pool.getconn()
-            except psycopg2.OperationalError as error:
-                raise DatabaseUnavailable("Cannot connect to the database") from error
+            conn = self._any_connection()
             if not _hung_up(conn):
                 return conn
             self._pool.putconn(conn, close=True)

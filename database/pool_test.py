@@ -52,6 +52,15 @@ def open_database(database_url):
         db.close()
 
 
+def other_backends(database_url: str) -> int:
+    with admin_connection(database_url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0]
+
+
 def terminate_other_backends(database_url: str) -> int:
     with admin_connection(database_url) as conn, conn.cursor() as cursor:
         cursor.execute(
@@ -364,3 +373,49 @@ async def test_a_unit_runs_in_its_callers_context_so_its_log_lines_carry_the_req
     finally:
         request_id_var.reset(token)
     assert seen == "req-42"
+
+
+async def test_a_write_statement_runs_in_autocommit_and_is_committed_by_itself(database):
+    def observe(conn):
+        insert_application(conn, "a")
+        return conn.autocommit, conn.info.transaction_status
+
+    assert await database.write_statement(observe) == (True, TRANSACTION_STATUS_IDLE)
+    assert await database.read(count_rows) == 1
+
+
+async def test_after_commit_is_called_for_writes_that_committed_only(database):
+    told = []
+    database.after_commit(lambda: told.append(1))
+    await database.read(count_rows)
+    await database.write(lambda conn: insert_application(conn, "a"))
+    await database.write_statement(lambda conn: insert_application(conn, "bb"))
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        await database.write_statement(lambda conn: insert_application(conn, "bb"))
+    assert told == [1, 1]
+
+
+async def test_connections_the_server_closed_while_idle_are_replaced_before_use(open_database, database_url):
+    """After a restart every pooled connection is dead. A statement in autocommit could not
+    be run again once sent (it may have committed), so the dead ones are found first."""
+    db = open_database(min_connections=3, max_connections=3)
+    await asyncio.gather(*(db.read(lambda conn: time.sleep(0.2)) for _ in range(3)))  # all three open
+    assert terminate_other_backends(database_url) >= 3
+    wait_until(lambda: other_backends(database_url) == 0, what="the server has closed them")
+
+    await db.write_statement(lambda conn: insert_application(conn, "a"))
+    assert await db.read(count_rows) == 1
+
+
+async def test_a_write_statement_whose_connection_dies_while_it_runs_is_unknown_not_rerun(
+    open_database, database_url
+):
+    db = open_database(max_connections=1)
+
+    def killed_midway(conn):
+        insert_application(conn, "a")
+        terminate_other_backends(database_url)  # this one's own server process, from outside
+        insert_application(conn, "b")  # so this fails on a dead connection
+
+    with pytest.raises(DatabaseUnavailable, match="whether the change was saved is unknown"):
+        await db.write_statement(killed_midway)

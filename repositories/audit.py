@@ -164,6 +164,12 @@ def changes_after(conn: Connection, seq: int, limit: int) -> list[dict]:
     return fetch_all(conn, _CHANGES_AFTER, {"after": seq, "limit": limit})
 
 
+def announce(conn: Connection, channel: str) -> None:
+    """Notify the listeners on `channel` that changes were committed (in autocommit: the
+    notification leaves as the statement commits)."""
+    fetch_one(conn, "SELECT pg_notify(%(channel)s, '')", {"channel": channel})
+
+
 def changes_in_snapshot(conn: Connection, seq: int, limit: int) -> tuple[list[dict], Snapshot]:
     """The next `limit` changes after `seq` in number order, and the snapshot they were read
     in: numbers missing between them may belong to transactions in progress in it."""

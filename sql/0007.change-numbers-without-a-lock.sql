@@ -13,3 +13,10 @@
 CREATE SEQUENCE change_seq AS bigint OWNED BY audit_events.seq;
 DO $$ BEGIN PERFORM setval('change_seq', last_seq + 1, false) FROM change_sequence; END $$;
 DROP TABLE change_sequence;
+
+-- Commits are no longer told by a trigger. A transaction that sends NOTIFY takes a lock,
+-- shared by the whole server, from before its commit until the commit is durable, so every
+-- notifying write committed one at a time again. The writing process tells of its commits
+-- after they are made instead, from a connection of its own (database/notifier.py).
+DROP TRIGGER audit_events_notify ON audit_events;
+DROP FUNCTION notify_change();

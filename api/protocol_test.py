@@ -1,7 +1,10 @@
 """End to end, against `python main.py`: stopping with long polls and streams open, clients
-too slow to send a request, and the cap on connections."""
+too slow to send a request or to read a stream, pipelined requests, and the cap on
+connections; and the parts of the protocol that stand in for uvicorn's."""
 
+import asyncio
 import os
+import re
 import signal
 import socket
 import time
@@ -9,10 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg2
 import pytest
 
+from api.protocol import DIRECT_BODY, DirectBody, LightEvent, _Pipeline, chunked
 from main import SHUTDOWN_GRACE_S
 from tests.apps import ADMIN_KEY, AUTHORIZED
+from tests.changes import record_changes
 from tests.server import api_client, running_service, scraped, service_process
 from tests.waiting import DEADLINE_S, wait_until
 
@@ -187,3 +193,101 @@ def test_beyond_max_connections_requests_are_refused_with_503(database_url):
         finally:
             for client in streams:
                 client.close()
+
+
+def test_pipelined_requests_are_answered_in_order(database_url):
+    with running_service({"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}) as url, connect(url) as sock:
+        sock.sendall(
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+            b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        answer = read_until_closed(sock)
+    assert re.findall(rb"HTTP/1.1 (\d+) ", answer) == [b"200", b"404", b"200"]
+
+
+def write_changes(database_url: str, count: int) -> list[int]:
+    """`count` changes, written in one transaction; their seqs."""
+    with psycopg2.connect(database_url) as conn:
+        record_changes(conn, *["01ARZ3NDEKTSV4RRFFQ69G5FAV"] * count)
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT seq FROM audit_events ORDER BY seq DESC LIMIT %s", (count,))
+            return sorted(seq for (seq,) in cursor.fetchall())
+
+
+def test_a_burst_of_changes_reaches_a_stream_whole_and_in_order_however_late_it_reads(database_url):
+    """Written beneath ASGI, straight to the connection. (A client far enough behind for
+    uvicorn to pause writing, which api/sse_test.py plays, takes megabytes of frames here:
+    the kernel buffers that much for a connection on loopback.)"""
+    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "warning", "SSE_HEARTBEAT_SECONDS": "3600"}
+    with running_service(env) as url, connect(url) as sock:
+        # Accepting gzip, as most clients do: a stream is never compressed, or the frames
+        # written beneath the middleware would not be in the coding its head announced.
+        sock.sendall(
+            b"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n"
+            + KEY_HEADER
+            + b"\r\n"
+        )
+        wait_until(lambda: watchers(url, "stream") == 1, what="the stream is open")
+        seqs = write_changes(database_url, 500)
+        received = b""
+        while f"id: {seqs[-1]}\n".encode() not in received:
+            chunk = sock.recv(65536)
+            assert chunk, "the stream ended"
+            received += chunk
+    head = received.split(b"\r\n\r\n", 1)[0].lower()
+    assert b"transfer-encoding: chunked" in head and b"content-encoding" not in head
+    assert [int(seq) for seq in re.findall(rb"\nid: (\d+)\n", b"\n" + received)] == seqs
+
+
+def test_a_light_event_is_an_event():
+    async def scenario():
+        event = LightEvent()
+        waiters = [asyncio.ensure_future(event.wait()) for _ in range(3)]
+        await asyncio.sleep(0)
+        assert not event.is_set() and not any(waiter.done() for waiter in waiters)
+        event.set()
+        assert await asyncio.gather(*waiters) == [True, True, True]
+        assert await event.wait() is True  # set: at once
+        event.clear()
+        cancelled = asyncio.ensure_future(event.wait())
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.gather(cancelled, return_exceptions=True)
+        assert event._waiters == []  # a cancelled waiter is not kept
+        assert LightEvent(is_set=True).is_set()
+
+    asyncio.run(scenario())
+
+
+def test_the_pipeline_is_first_in_first_out_as_uvicorn_uses_it():
+    pipeline = _Pipeline()
+    assert not pipeline
+    pipeline.appendleft("first")
+    pipeline.appendleft("second")
+    assert [pipeline.pop(), pipeline.pop()] == ["first", "second"]
+
+
+class Cycle:
+    def __init__(self, scope: dict) -> None:
+        self.scope = scope
+
+
+class Protocol:
+    def __init__(self) -> None:
+        self.cycle = None
+
+
+def test_a_direct_body_is_offered_only_for_the_request_its_connection_answers():
+    assert DirectBody.of({"type": "http"}) is None  # another server's scope
+    protocol = Protocol()
+    scope = {"type": "http", "extensions": {DIRECT_BODY: {"protocol": protocol}}}
+    assert DirectBody.of(scope) is None  # no request under way
+    protocol.cycle = Cycle({"type": "http"})
+    assert DirectBody.of(scope) is None  # another request's (one pipelined after it, say)
+    protocol.cycle = Cycle(scope)
+    assert DirectBody.of(scope) is not None
+
+
+def test_a_chunk_is_as_uvicorn_writes_one():
+    assert chunked(b"hello, world") == b"c\r\nhello, world\r\n"

@@ -1,21 +1,25 @@
 """Idle watchers: N Server-Sent Events streams on one process, then one write.
 
-    pipenv run python -m bench.watchers [--watchers 1000 5000]
+    pipenv run python -m bench.watchers [--watchers 1000 5000] [--json PATH]
 
 Starts the service (on a fresh embedded database, or DATABASE_URL), opens the streams
 (bare asyncio sockets, so the client is cheap), makes one write, and reports how long after
 the write's response each stream received the event (p50/p99/max; and p99 counted from when
 the write was sent, which no clock ordering can make low), and the server's resident memory
-before and after the streams were opened.
+before and after the streams were opened. With --json, the rows are also written to PATH
+(`{"rows": [...]}`, one per watcher count, the keys of measure()), for bench.suite to read.
 
 Every arrival is timed in the protocol callback that receives its bytes, not when a task
 gets round to reading them: with thousands of sockets ready at once, a task reading the
 write's response could resume after the events had been read, and delays would read low
-or even negative.
+or even negative. The client shares the machine with the service, so it runs on uvloop,
+as the service does, and does as little as it can per socket: what it spends delays the
+service's writes too.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import resource
@@ -26,6 +30,7 @@ import time
 from pathlib import Path
 
 import httpx
+import uvloop
 
 from bench.suite import api_key, authorized, service_env
 from tests.server import service_process
@@ -34,8 +39,11 @@ CONNECT_BATCH = 250
 # What a stream waits for: the write's event. It may hear the application's creation first,
 # when the service's feed had not caught up with it yet as the stream opened.
 WRITE_EVENT = b"\nevent: application.updated\n"
-# Besides one socket per watcher: the client's other files, the service's pool and listener.
-SPARE_FILES = 200
+# Besides one socket per watcher, in each process: the client's other files; the service's
+# pool, listener and log (about 30 of them).
+SPARE_FILES = 64
+# Besides the watchers' connections, the service must admit the benchmark's own requests.
+SPARE_CONNECTIONS = 10
 
 
 class Stream(asyncio.Protocol):
@@ -174,19 +182,46 @@ async def measure(base_url: str, pid: int, watchers: int, key: str) -> dict:
     }
 
 
-def raise_open_files_limit() -> int:
-    """The soft limit on open files raised to the hard one; the service, started from
-    here, inherits it. Returns the limit now in force (-1: none)."""
+def raise_open_files_limit(needed: int = 0) -> int:
+    """The soft limit on open files raised to the hard one, and both to `needed` where the
+    hard one is lower and the process may raise it (root may); the service, started from
+    here, inherits them. Never lowers either. Returns the soft limit now in force (-1: none)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        with contextlib.suppress(ValueError, OSError):  # not allowed: the caller says so
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard and hard != resource.RLIM_INFINITY:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def fitting(watchers: int, open_files_limit: int) -> int:
+    """As many of `watchers` as the limit on open files lets each process hold: where the
+    hard limit cannot be raised, the most it allows is measured rather than nothing."""
+    if open_files_limit == resource.RLIM_INFINITY:
+        return watchers
+    return max(1, min(watchers, open_files_limit - SPARE_FILES))
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--watchers", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the rows to PATH, as JSON")
     return parser.parse_args(argv)
+
+
+def service_settings(scratch: Path, key: str, watchers: int) -> dict[str, str]:
+    """The service's environment: the suite's, quiet, and admitting every watcher."""
+    return {
+        **service_env(scratch, key),
+        "LOG_LEVEL": "warning",
+        "MAX_CONNECTIONS": str(watchers + SPARE_CONNECTIONS),
+    }
+
+
+def write_json(path: Path, rows: list[dict]) -> None:
+    path.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
 
 
 HEADING = (
@@ -204,20 +239,27 @@ HEADING = (
 
 def main() -> int:
     args = parse_args()
-    limit = raise_open_files_limit()
-    needed = max(args.watchers) + SPARE_FILES
-    if limit != resource.RLIM_INFINITY and limit < needed:
-        print(
-            f"{needed} open files needed, {limit} allowed: raise the hard limit (ulimit -Hn)", file=sys.stderr
-        )
-        return 1
+    limit = raise_open_files_limit(max(args.watchers) + SPARE_FILES)
+    counts = [fitting(watchers, limit) for watchers in args.watchers]
+    for asked, measured in zip(args.watchers, counts, strict=True):
+        if measured < asked:
+            print(
+                f"WARNING: {asked} watchers need {asked + SPARE_FILES} open files and {limit} are"
+                f" allowed (ulimit -Hn): measuring {measured}",
+                file=sys.stderr,
+            )
     print(" ".join(f"{title:>{width}}" for title, width in HEADING))
     key = api_key()
-    for watchers in args.watchers:
-        with tempfile.TemporaryDirectory() as scratch:
-            env = {**service_env(Path(scratch), key), "LOG_LEVEL": "warning"}
-            with service_process(env) as service:
-                row = asyncio.run(measure(service.url, service.pid, watchers, key))
+    rows = []
+    for asked, watchers in zip(args.watchers, counts, strict=True):
+        with (
+            tempfile.TemporaryDirectory() as scratch,
+            service_process(service_settings(Path(scratch), key, watchers)) as service,
+        ):
+            row = uvloop.run(measure(service.url, service.pid, watchers, key))
+        rows.append({**row, "requested": asked})
+        if args.json is not None:  # after each count, so that a later failure keeps these
+            write_json(args.json, rows)
         print(
             f"{row['watchers']:>8} {row['write_ms']:>9.1f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f}"
             f" {row['max_ms']:>8.1f} {row['p99_from_sending_ms']:>9.1f}"

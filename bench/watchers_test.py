@@ -5,6 +5,7 @@ import asyncio
 import json
 import re
 import resource
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -54,7 +55,31 @@ def test_a_request_with_a_key_carries_it_as_a_bearer_token():
 
 def test_arguments():
     assert watchers.parse_args([]).watchers == [1000, 5000]
+    assert watchers.parse_args([]).json is None
     assert watchers.parse_args(["--watchers", "5", "20"]).watchers == [5, 20]
+    assert watchers.parse_args(["--json", "out/w.json"]).json == Path("out/w.json")
+
+
+def test_as_many_watchers_are_measured_as_the_open_files_limit_lets_each_process_hold():
+    spare = watchers.SPARE_FILES
+    assert watchers.fitting(20_000, resource.RLIM_INFINITY) == 20_000
+    assert watchers.fitting(20_000, 20_000 + spare) == 20_000
+    assert watchers.fitting(20_000, 20_000) == 20_000 - spare
+    assert watchers.fitting(5, spare) == 1  # something is always measured
+
+
+def test_the_service_admits_every_watcher_and_the_benchmarks_own_requests(tmp_path):
+    env = watchers.service_settings(tmp_path, "cs_k", 20_000)
+    assert int(env["MAX_CONNECTIONS"]) == 20_000 + watchers.SPARE_CONNECTIONS
+    assert env["ADMIN_API_KEY"] == "cs_k"
+    assert env["LOG_LEVEL"] == "warning"
+
+
+def test_the_rows_are_written_as_json_for_the_suite(tmp_path):
+    path = tmp_path / "watchers.json"
+    rows = [{"watchers": 5, "requested": 5, "p99_ms": 1.5, "kib_per_watcher": 26.0}]
+    watchers.write_json(path, rows)
+    assert json.loads(path.read_text()) == {"rows": rows}
 
 
 @pytest.fixture
@@ -74,6 +99,19 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_one_and_never_lowered(h
 
     assert watchers.raise_open_files_limit() == raised  # already as high as it goes
     assert resource.getrlimit(resource.RLIMIT_NOFILE) == (raised, hard)
+
+
+def test_beyond_the_hard_limit_the_open_files_limit_is_raised_only_where_that_is_allowed(
+    hard_open_files_limit,
+):
+    hard = hard_open_files_limit
+    if hard == resource.RLIM_INFINITY:
+        pytest.skip("no hard limit on open files here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    limit = watchers.raise_open_files_limit(hard + 1)
+    # Raised as asked (root may), or to the hard limit as it was: never left lower, never an error.
+    assert limit in (hard, hard + 1)
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == limit
 
 
 class RecordedStream(watchers.Stream):

@@ -1,9 +1,10 @@
 """The change feed of one process: every committed change, in commit order, to any number
 of in-process waiters (SSE streams, long polls), for the price of one query per wake-up.
 
-Wake-ups come from LISTEN/NOTIFY (database/listener.py) and carry nothing but a number:
-the feed reads the changes themselves from the audit table, so a lost notification delays
-a change (until the next one, a reconnect, or the periodic poll) but never drops it.
+Wake-ups come from LISTEN/NOTIFY (database/listener.py; each process tells of its own
+commits, database/notifier.py) and carry nothing the feed relies on: it reads the changes
+themselves from the audit table, so a lost notification delays a change (until the next
+one, a reconnect, or the periodic poll) but never drops it.
 
 Change numbers come from a sequence (sql/0007): a write takes its number without waiting for
 other writes, so numbers may commit out of order, and a write that rolls back leaves its
@@ -117,8 +118,9 @@ class ChangeFeed:
         self._heartbeats.add(follower)
 
     def notify(self, payload: str | None = None) -> None:
-        """A change was committed (the payload: its number). Fetch what is new."""
-        if payload is not None and payload.isdigit() and int(payload) <= self.tail:
+        """Changes were committed (the payload: a number, when the notification names one,
+        or nothing). Fetch what is new."""
+        if payload and payload.isdigit() and int(payload) <= self.tail:
             return
         self._wanted = True
         self._nudged.set()

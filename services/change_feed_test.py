@@ -13,6 +13,8 @@ from models.ids import new_id
 from repositories import audit
 from services.audit import record
 from services.change_feed import ChangeFeed
+from services.followers import of_application
+from tests.changes import record_changes
 from tests.waiting import DEADLINE_S, wait_until_async
 
 pytestmark = pytest.mark.anyio
@@ -245,24 +247,25 @@ async def test_released_followers_end_at_once_and_later_ones_do_not_wait(feed, d
     assert [c.seq for c in late] == [1]
 
 
+def raw_append(connection) -> int:
+    """Record a change on `connection`, in its transaction; its number."""
+    return audit.append(
+        connection,
+        AuditContext(actor="racer"),
+        id=new_id(),
+        action="application.updated",
+        entity_type="application",
+        entity_id=APP,
+        application_id=APP,
+        version=None,
+        before=None,
+        after={"name": "racer"},
+    )["seq"]
+
+
 def raw_writer(database_url: str):
     connection = psycopg2.connect(database_url, cursor_factory=RealDictCursor)
-
-    def take_number() -> int:
-        return audit.append(
-            connection,
-            AuditContext(actor="racer"),
-            id=new_id(),
-            action="application.updated",
-            entity_type="application",
-            entity_id=APP,
-            application_id=APP,
-            version=None,
-            before=None,
-            after={"name": "racer"},
-        )["seq"]
-
-    return connection, take_number
+    return connection, lambda: raw_append(connection)
 
 
 async def test_a_number_committed_out_of_order_is_held_back_until_the_lower_one_commits(feed, database_url):
@@ -355,3 +358,33 @@ async def test_a_follower_never_skips_a_number_that_commits_later_under_16_write
             task.cancel()
     assert len(committed) > writers * rounds * 0.8
     assert seen == committed  # increasing, and none skipped
+
+
+OTHER_APP = "01ARZ3NDEKTSV4RRFFQ69G5FAW"
+
+
+async def test_followers_are_woken_only_by_changes_of_their_topics(feed, database):
+    asked = []
+
+    def wanted(change) -> bool:
+        asked.append(change.seq)
+        return True
+
+    mine = asyncio.ensure_future(anext(feed.follow(feed.tail, topics=[of_application(APP)], wanted=wanted)))
+    others = [
+        asyncio.ensure_future(
+            anext(feed.follow(feed.tail, topics=[of_application(OTHER_APP)], wanted=wanted))
+        )
+        for _ in range(100)
+    ]
+    await asyncio.sleep(0)  # all of them reach their wait
+
+    await database.write(lambda conn: record_changes(conn, APP))
+    feed.notify()
+    change = await asyncio.wait_for(mine, DEADLINE_S)
+
+    assert asked == [change.seq, change.seq]  # once handed over (a wake-up), once read; never by the others
+    assert not any(other.done() for other in others)
+    for other in others:
+        other.cancel()
+    await asyncio.gather(*others, return_exceptions=True)

@@ -9,6 +9,7 @@ from models.changes import ChangeEvent
 from services.cache import Representation
 from services.change_feed import ChangeFeed
 from services.configurations import ConfigurationService
+from services.followers import of_entity
 
 
 class ConfigurationWatcher:
@@ -33,8 +34,10 @@ class ConfigurationWatcher:
                 change.action == "application.deleted" and change.application_id == current.application_id
             )
 
+        # Only the changes of these two things wake this wait, not every other change.
+        topics = (of_entity(configuration_id), of_entity(current.application_id))
         with metrics.WATCHERS.labels("long_poll").track_inprogress():
-            async for _ in self._feed.follow(since, wanted=concerns, until=until):
+            async for _ in self._feed.follow(since, topics=topics, wanted=concerns, until=until):
                 # The feed has dropped the cached copy already: this reads the new one.
                 latest = await self._configurations.representation(configuration_id)
                 if latest.version != current.version:

@@ -78,3 +78,27 @@ async def test_deletion_while_waiting_is_not_found(setup):
 
     with pytest.raises(ConfigurationNotFound):
         await once_waiting(watcher.wait_for_change(created.id, 1, 30), delete)
+
+
+async def test_changes_to_other_configurations_do_not_end_the_wait(setup):
+    watcher, configurations, created = setup
+    sibling = await configurations.create(
+        ConfigurationCreate(application_id=created.application_id, name="d", config={}), ME
+    )
+
+    async def change_the_sibling():
+        await configurations.update(sibling.id, ConfigurationUpdate(config={"n": 2}), ME)
+
+    latest, changed = await once_waiting(watcher.wait_for_change(created.id, 1, 0.5), change_the_sibling)
+
+    assert (json.loads(latest.body)["version"], changed) == (1, False)
+
+
+async def test_deleting_the_application_while_waiting_is_not_found(setup, database):
+    watcher, _, created = setup
+
+    async def delete_the_application():
+        await ApplicationService(database).delete(created.application_id, ME)
+
+    with pytest.raises(ConfigurationNotFound):
+        await once_waiting(watcher.wait_for_change(created.id, 1, 30), delete_the_application)

@@ -1,5 +1,8 @@
-"""Reading a Server-Sent Events stream over real HTTP, on a thread, for tests."""
+"""Reading a Server-Sent Events stream for tests: over real HTTP, on a thread; or served
+in-process, as an ASGI response."""
 
+import asyncio
+import contextlib
 import json
 import queue
 import threading
@@ -59,3 +62,50 @@ class EventStream:
                     fields = {}
         except (httpx.HTTPError, ValueError):  # closed by the test, or the server went away
             pass
+
+
+class ServedResponse:
+    """An ASGI response (an event stream) served in-process, as a task: the chunks of its
+    body as they are sent, and a client that may leave. With `scope`, it is served that
+    scope (by default a bare one, as a server that offers no extension gives)."""
+
+    def __init__(self, response, scope: dict | None = None) -> None:
+        self.started: dict | None = None
+        self.sends = 0
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._gone = asyncio.Event()
+        self.task = asyncio.ensure_future(response(scope or {"type": "http"}, self._receive, self._send))
+
+    async def next(self) -> bytes | None:
+        """The next chunk sent; None once the response has ended."""
+        async with asyncio.timeout(DEADLINE_S):
+            return await self._chunks.get()
+
+    async def rest(self) -> list[bytes]:
+        """Every chunk still to come, until the response ends."""
+        chunks = []
+        while (chunk := await self.next()) is not None:
+            chunks.append(chunk)
+        return chunks
+
+    def leave(self) -> None:
+        self._gone.set()
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+    async def _receive(self) -> dict:
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def _send(self, message: dict) -> None:
+        self.sends += 1
+        if message["type"] == "http.response.start":
+            self.started = message
+            return
+        if message["body"]:
+            await self._chunks.put(message["body"])
+        if not message.get("more_body", False):
+            await self._chunks.put(None)

@@ -1,6 +1,3 @@
-import logging
-import time
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -9,16 +6,13 @@ from fastapi.exceptions import RequestValidationError
 from api.deps import Applications, AppSettings, Caller, Feed
 from api.errors import problem_responses
 from api.query import at_most_pattern
-from api.sse import HEARTBEAT, OPENING, EventStreamResponse, frame
+from api.sse import EventStreamResponse
 from api.strict import StrictRoute
-from config import metrics
-from database.errors import DatabaseUnavailable
 from models.api_keys import Principal
 from models.changes import MAX_SEQ, ChangeEvent
 from models.ids import Ulid
 from services.change_feed import ChangeFeed
-
-logger = logging.getLogger(__name__)
+from services.followers import EVERYTHING, Topic, of_application, of_entity
 
 router = APIRouter(prefix="/events", tags=["events"], route_class=StrictRoute)
 
@@ -76,7 +70,7 @@ async def stream_events(
     # with 503 and Retry-After, rather than answered 200 and cut.
     missed = await feed.changes_after(after)
     return EventStreamResponse(
-        _stream(feed, after, missed, application_id, caller, settings.sse_heartbeat_seconds)
+        feed, after, missed, StreamAudience(application_id, caller), settings.sse_heartbeat_seconds
     )
 
 
@@ -99,48 +93,38 @@ def _invalid_last_event_id(message: str, kind: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("header", "Last-Event-ID"), "msg": message, "type": kind}])
 
 
-async def _stream(
-    feed: ChangeFeed,
-    after: int,
-    missed: list[ChangeEvent],
-    application_id: str | None,
-    caller: Principal,
-    heartbeat_s: float,
-) -> AsyncIterator[bytes]:
-    def revokes_caller(change: ChangeEvent) -> bool:
-        return change.action == "api_key.revoked" and change.entity_id == caller.key_id
+class StreamAudience:
+    """The caller, and the application it asked for (None: all it may see), as an event
+    stream's audience (api/sse.py). A stream is authorised once, when it opens; it ends when
+    its key is revoked or expires, as every later request of that key would be refused."""
 
-    def wanted(change: ChangeEvent) -> bool:
-        if revokes_caller(change):
+    __slots__ = ("application_id", "caller", "topics")
+
+    def __init__(self, application_id: str | None, caller: Principal) -> None:
+        self.application_id = application_id
+        self.caller = caller
+        self.topics = _topics(application_id, caller)
+
+    def wants(self, change: ChangeEvent) -> bool:
+        if self._revokes_caller(change):
             return True  # not sent: it ends the stream
-        if application_id is not None:
-            return change.application_id == application_id
-        return caller.sees(change.application_id)
+        if self.application_id is not None:
+            return change.application_id == self.application_id
+        return self.caller.sees(change.application_id)
 
-    def allowed(change: ChangeEvent | None) -> bool:
-        """A stream is authorised once, when it opens; it ends when its key is revoked or
-        expires, as every later request of that key would be refused."""
-        return not (change is not None and revokes_caller(change)) and not caller.expired(time.time())
+    def refuses(self, change: ChangeEvent | None, now: float) -> bool:
+        return (change is not None and self._revokes_caller(change)) or self.caller.expired(now)
 
-    with metrics.WATCHERS.labels("stream").track_inprogress():
-        yield OPENING
-        for change in filter(wanted, missed):
-            if not allowed(change):
-                return
-            yield frame(change)
-        # Filtered in the feed, so other applications' changes, which send this client
-        # nothing, do not put its heartbeat off.
-        changes = feed.follow(
-            missed[-1].seq if missed else after,
-            wanted=None if application_id is None and caller.holds("admin") else wanted,
-            heartbeat_s=heartbeat_s,
-        )
-        try:
-            async for change in changes:
-                if not allowed(change):
-                    return
-                yield HEARTBEAT if change is None else frame(change)
-        except DatabaseUnavailable as error:
-            # Once the stream is open, only a long replay or a stream far behind reads the
-            # database. It ends; the client resumes from its last id (503 while this lasts).
-            logger.warning("event stream ended: %s", error.detail)
+    def _revokes_caller(self, change: ChangeEvent) -> bool:
+        return change.action == "api_key.revoked" and change.entity_id == self.caller.key_id
+
+
+def _topics(application_id: str | None, caller: Principal) -> tuple[Topic, ...]:
+    """Where the changes such a stream wants are found: so that the rest (other
+    applications' changes) cost it nothing, and do not put its heartbeat off."""
+    own_key = () if caller.key_id is None else (of_entity(caller.key_id),)  # its revocation
+    if application_id is not None:
+        return (of_application(application_id), *own_key)
+    if caller.reach is not None:
+        return (*map(of_application, sorted(caller.reach)), *own_key)
+    return (EVERYTHING,)

@@ -4,8 +4,8 @@ import time
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from api.sse import HEARTBEAT, OPENING
-from api.v1.events import _resume_point, _stream
+from api.sse import HEARTBEAT, OPENING, EventStreamResponse
+from api.v1.events import StreamAudience, _resume_point
 from database.errors import DatabaseUnavailable
 from main import create_app
 from models.api_keys import Principal
@@ -13,7 +13,9 @@ from models.audit import AuditContext
 from models.changes import MAX_SEQ
 from services.audit import record
 from services.change_feed import ChangeFeed
+from services.followers import EVERYTHING, of_application, of_entity
 from tests.apps import async_client, settings_for
+from tests.sse import ServedResponse
 from tests.waiting import DEADLINE_S
 
 ADMIN = Principal(key_id=None, name="admin", rank=3, reach=None, rate_limit_per_second=100)
@@ -34,6 +36,19 @@ def test_the_resume_point():
     for bad in ("x", "-1", "٣", "", str(MAX_SEQ + 1), "9" * 20, "9" * 5000):
         with pytest.raises(RequestValidationError):
             _resume_point(bad, None, Tail())
+
+
+def served(
+    feed: ChangeFeed,
+    after: int,
+    missed: list,
+    application_id: str | None,
+    caller: Principal,
+    heartbeat_s: float,
+) -> ServedResponse:
+    """The stream the endpoint answers with, served in-process."""
+    audience = StreamAudience(application_id, caller)
+    return ServedResponse(EventStreamResponse(feed, after, missed, audience, heartbeat_s))
 
 
 def write_created(conn, *application_ids: str) -> None:
@@ -57,9 +72,9 @@ async def test_the_stream_opens_then_sends_changes_and_heartbeats(database):
     feed = ChangeFeed(database, poll_interval_s=3600)
     await feed.start()
     try:
-        stream = _stream(feed, 0, await feed.changes_after(0), APP, ADMIN, heartbeat_s=0.05)
-        frames = [await anext(stream) for _ in range(4)]
-        await stream.aclose()
+        stream = served(feed, 0, await feed.changes_after(0), APP, ADMIN, heartbeat_s=0.05)
+        frames = [await stream.next() for _ in range(4)]
+        await stream.close()
     finally:
         await feed.stop()
 
@@ -92,17 +107,16 @@ async def test_a_stream_ends_when_its_key_is_revoked(database, scope):
     feed = ChangeFeed(database, poll_interval_s=3600)
     await feed.start()
     try:
-        stream = _stream(feed, feed.tail, [], None, caller, heartbeat_s=60)
-        assert await anext(stream) == OPENING
+        stream = served(feed, feed.tail, [], None, caller, heartbeat_s=60)
+        assert await stream.next() == OPENING
         await database.write(lambda conn: write_created(conn, APP))
         feed.notify()
-        assert (await anext(stream)).startswith(b"id: 1")
+        assert (await stream.next()).startswith(b"id: 1")
         await database.write(
             lambda conn: (write_key_created(conn, "api_key.revoked"), write_created(conn, APP))
         )
         feed.notify()
-        async with asyncio.timeout(DEADLINE_S):
-            rest = [frame async for frame in stream]
+        rest = await stream.rest()
     finally:
         await feed.stop()
     assert rest == []  # ended at the revocation: neither it nor what followed was sent
@@ -114,9 +128,7 @@ async def test_a_stream_ends_when_its_key_expires(database):
     feed = ChangeFeed(database, poll_interval_s=3600)
     await feed.start()
     try:
-        stream = _stream(feed, feed.tail, [], None, caller, heartbeat_s=0.05)
-        async with asyncio.timeout(DEADLINE_S):
-            frames = [frame async for frame in stream]
+        frames = await served(feed, feed.tail, [], None, caller, heartbeat_s=0.05).rest()
     finally:
         await feed.stop()
     assert frames[0] == OPENING and all(frame == HEARTBEAT for frame in frames[1:])
@@ -137,9 +149,9 @@ async def test_an_unfiltered_stream_carries_only_what_the_key_may_see(database, 
     feed = ChangeFeed(database, poll_interval_s=3600)
     await feed.start()
     try:
-        stream = _stream(feed, 0, await feed.changes_after(0), None, caller, heartbeat_s=60)
-        frames = [await anext(stream) for _ in range(len(seen) + 2)]
-        await stream.aclose()
+        stream = served(feed, 0, await feed.changes_after(0), None, caller, heartbeat_s=60)
+        frames = [await stream.next() for _ in range(len(seen) + 2)]
+        await stream.close()
     finally:
         await feed.stop()
     assert [f.split(b"\n")[0] for f in frames[1:-1]] == seen
@@ -157,18 +169,18 @@ async def test_a_filtered_stream_gets_heartbeats_while_other_applications_change
             feed.notify()
             await asyncio.sleep(0.02)
 
-    stream = _stream(feed, feed.tail, [], APP, ADMIN, heartbeat_s=0.3)
+    stream = served(feed, feed.tail, [], APP, ADMIN, heartbeat_s=0.3)
     writer = asyncio.ensure_future(others_keep_changing())
     try:
-        assert await anext(stream) == OPENING
+        assert await stream.next() == OPENING
         started, tail_at_start = time.monotonic(), feed.tail
-        async with asyncio.timeout(DEADLINE_S):  # were each change to put the beat off, none would come
-            beats = [await anext(stream) for _ in range(3)]
+        # Were each change to put the beat off, none would come.
+        beats = [await stream.next() for _ in range(3)]
         took = time.monotonic() - started
         changed_meanwhile = feed.tail - tail_at_start
     finally:
         writer.cancel()
-        await stream.aclose()
+        await stream.close()
         await feed.stop()
 
     assert beats == [HEARTBEAT] * 3
@@ -224,10 +236,28 @@ async def test_a_database_failure_once_the_stream_is_open_ends_it_cleanly(databa
 
     monkeypatch.setattr(feed, "changes_after", unavailable)
     try:
-        async with asyncio.timeout(DEADLINE_S):
-            frames = [chunk async for chunk in _stream(feed, 0, [], None, ADMIN, heartbeat_s=60)]
+        frames = await served(feed, 0, [], None, ADMIN, heartbeat_s=60).rest()
     finally:
         await feed.stop()
 
     assert frames == [OPENING]
     assert "event stream ended: The database is unreachable" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("application_id", "caller", "topics"),
+    [
+        (None, ADMIN, {EVERYTHING}),
+        (None, Principal(KEY_ID, "everywhere", 2, None, 100), {EVERYTHING}),
+        (APP, Principal(KEY_ID, "k", 3, None, 100), {of_application(APP), of_entity(KEY_ID)}),
+        (APP, ADMIN, {of_application(APP)}),  # a key of no id (the anonymous caller) is never revoked
+        (
+            None,
+            Principal(KEY_ID, "scoped", 1, frozenset({APP, OTHER}), 100),
+            {of_application(APP), of_application(OTHER), of_entity(KEY_ID)},
+        ),
+    ],
+)
+def test_a_stream_is_woken_only_by_the_topics_of_what_it_wants(application_id, caller, topics):
+    """Besides what it is sent, its own key's revocation, which ends it."""
+    assert set(StreamAudience(application_id, caller).topics) == topics

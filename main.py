@@ -19,17 +19,18 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.types import Receive, Scope, Send
 
 from api import health
 from api import metrics as metrics_endpoint
-from api.auth import AuthMiddleware, KeyRingHolder
-from api.cached_reads import CachedReadsMiddleware
+from api.auth import AuthMiddleware, Keys
+from api.cached_reads import CachedReads
 from api.compression import compression
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.hosts import AllowedHostsMiddleware, allowed_host_names
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from api.protocol import ON_SHUTDOWN, READ_TIMEOUT_S
+from api.protocol import FAST_ANSWER, ON_SHUTDOWN, READ_TIMEOUT_S
 from api.schema import build_openapi
 from api.v1.router import include_api_v1
 from config import metrics
@@ -44,13 +45,14 @@ from services.applications import ApplicationService
 from services.audit import AuditService
 from services.cache import RepresentationCache
 from services.change_feed import ChangeFeed
+from services.change_notifier import ChangeNotifier
 from services.configurations import ConfigurationService
 from services.health import HealthService
 from services.keyring import KeyRing
 from services.watches import ConfigurationWatcher
 
 VERSION = "1.0.0"
-CHANGES_CHANNEL = "config_changes"  # the channel sql/0004.change-feed.sql notifies
+CHANGES_CHANNEL = "config_changes"  # the channel services/change_notifier.py notifies
 # At shutdown, long polls are answered and event streams end at once (api/protocol.py);
 # whatever request is still running this long after is cut.
 SHUTDOWN_GRACE_S = 5
@@ -86,9 +88,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await asyncio.to_thread(db.open)
         opened.push_async_callback(asyncio.to_thread, db.close)
         cache: RepresentationCache = app.state.cache
-        keyring = app.state.keyring.ring = KeyRing(db, settings.rate_limit_per_second)
+        keyring = app.state.keys.ring = KeyRing(db, settings.rate_limit_per_second)
         api_keys = ApiKeyService(db, settings.rate_limit_per_second, forget=keyring.forget)
         admin_key = settings.admin_api_key.get_secret_value() if settings.admin_api_key else None
+        # Each commit is told to every process, this one included, after it is made.
+        notifier = ChangeNotifier(db, CHANGES_CHANNEL)
+        db.after_commit(notifier.committed)
+        opened.push_async_callback(notifier.close)
         await api_keys.bootstrap(admin_key, settings.data_dir)
         opened.push_async_callback(keyring.drain)
         feed = ChangeFeed(db)
@@ -128,8 +134,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gauges = asyncio.get_running_loop().create_task(_publish_gauges(db))
         opened.callback(gauges.cancel)
         # For the server (api/protocol.py): as shutdown begins, long polls and event streams
-        # end at once, answered as usual, rather than being cut when the grace runs out.
-        yield {READ_TIMEOUT_S: settings.request_read_timeout_s, ON_SHUTDOWN: feed.release_followers}
+        # end at once, answered as usual, rather than being cut when the grace runs out; and
+        # a cached read is answered as soon as its head is in, with no task made for it.
+        yield {
+            READ_TIMEOUT_S: settings.request_read_timeout_s,
+            ON_SHUTDOWN: feed.release_followers,
+            FAST_ANSWER: app.cached_reads.answer,
+        }
 
 
 def _warn_of_weak_access(settings: Settings) -> None:
@@ -149,8 +160,20 @@ async def _publish_gauges(db: Database) -> None:
         await asyncio.sleep(GAUGES_EVERY_S)
 
 
-def create_app(settings: Settings) -> FastAPI:
-    app = FastAPI(
+class ConfigService(FastAPI):
+    """FastAPI, with the fast read path at its front door: a plain read of a cached resource
+    is answered before FastAPI and every middleware (api/cached_reads.py), which everything
+    else goes through as usual."""
+
+    cached_reads: CachedReads | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.cached_reads is None or not await self.cached_reads.answered(scope, send):
+            await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings) -> ConfigService:
+    app = ConfigService(
         title="Config Service",
         version=VERSION,
         description="Applications and their named JSON configurations.",
@@ -161,7 +184,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     # Made here, not in the lifespan: the fast read path below is built before that runs.
     app.state.cache = RepresentationCache(settings.cache_entries)
-    app.state.keyring = KeyRingHolder()  # its ring is made in the lifespan, with the pool
+    app.state.keys = Keys()  # its ring is made in the lifespan, with the pool
     install_error_handlers(app)
     include_api_v1(app)
     app.include_router(health.router)
@@ -169,11 +192,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_docs(app)
     templates, reads = _route_index(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    # Inside the fast read path, which compresses its cached bodies once per version itself.
     app.add_middleware(compression)
-    app.add_middleware(CachedReadsMiddleware, cache=app.state.cache, routes=reads)
-    # Outside the fast read path: nothing under /api/v1 is answered without a key.
-    app.add_middleware(AuthMiddleware, settings=settings, keyring=app.state.keyring)
+    # Nothing under /api/v1 is answered without a key.
+    app.add_middleware(AuthMiddleware, settings=settings, keys=app.state.keys)
     if settings.cors_origin_list:
         # Outside authentication: a browser's preflight carries no key.
         app.add_middleware(
@@ -204,6 +225,10 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(AllowedHostsMiddleware, names=host_names)
     # Added last, so outermost: it sees every response, errors included.
     app.add_middleware(RequestContextMiddleware, route_templates=templates)
+    # Before all of the above: what it cannot answer as they would, it hands on to them.
+    app.cached_reads = CachedReads(
+        app.state.cache, app.state.keys, reads, host_names, cors=bool(settings.cors_origin_list)
+    )
     app.openapi = lambda: build_openapi(app)
     return app
 
@@ -214,10 +239,10 @@ CACHED_READS = {
 }
 
 
-def _route_index(app: FastAPI) -> tuple[dict[int, str], dict[str, object]]:
+def _route_index(app: FastAPI) -> tuple[dict[int, str], dict[str, str]]:
     """Each route's full path template (a route in the scope knows only its own part), and
-    the routes the fast read path answers for. A route that is not FastAPI's is found by its
-    endpoint (api/middleware.py): a Route's function, a Mount's app."""
+    the templates of the routes the fast read path answers for. A route that is not
+    FastAPI's is found by its endpoint (api/middleware.py): a Route's function, a Mount's app."""
     templates, reads = {}, {}
     for context in iter_route_contexts(app.routes):
         route = context.original_route
@@ -225,7 +250,7 @@ def _route_index(app: FastAPI) -> tuple[dict[int, str], dict[str, object]]:
         if not isinstance(route, APIRoute):
             templates[id(getattr(route, "endpoint", None) or route.app)] = context.path_format
         if context.path_format in CACHED_READS and "GET" in getattr(context.original_route, "methods", ()):
-            reads[CACHED_READS[context.path_format]] = context.original_route
+            reads[CACHED_READS[context.path_format]] = context.path_format
     return templates, reads
 
 

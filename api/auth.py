@@ -1,12 +1,18 @@
 """Who may do what: bearer API keys checked before anything else reads the request.
 
-A plain ASGI middleware, outside the fast read path, so a cached read pays for a key check
-only a hash and a dictionary lookup (services/keyring.py). It decides everything a request's
-method and path tell: 401 without a valid key, 403 without the scope, 429 beyond the key's
-rate. What only the resource tells (which application it belongs to) is decided further in,
-with the principal this puts in the scope: outside a key's reach is 404.
+A plain ASGI middleware. It decides everything a request's method and path tell: 401
+without a valid key, 403 without the scope, 429 beyond the key's rate. What only the
+resource tells (which application it belongs to) is decided further in, with the principal
+this puts in the scope: outside a key's reach is 404.
+
+The fast read path (api/cached_reads.py) runs before any middleware, and admits only what
+needs no decision of this one's: a key this process knows (services/keyring.py), unexpired,
+that may read, within its rate; once seen, one dictionary lookup of the header as sent. It
+counts that request in the same bucket (Keys), and leaves everything else to this middleware.
 """
 
+import functools
+import math
 import re
 import time
 
@@ -18,7 +24,7 @@ from database.errors import DatabaseUnavailable
 from models.api_keys import Principal, rank_of
 from models.api_keys import Scope as KeyScope
 from services.keyring import KeyRing
-from services.rate_limits import RateLimiter
+from services.rate_limits import Decision, RateLimiter, TokenBucket
 
 PRINCIPAL = "config_service.principal"
 API_PREFIX = "/api/v1"
@@ -28,6 +34,8 @@ KEYS_PREFIX = "/api/v1/api-keys"
 _BEARER = re.compile(rb"(?i:bearer) +([\x21-\x7e]{1,512}) *")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 REALM = 'Bearer realm="config-service"'
+# Authorization headers the fast read path remembers, at most (see Keys).
+READERS_REMEMBERED = 10_000
 
 
 # What a request that somehow bypassed this middleware acts as: nothing, nowhere.
@@ -62,14 +70,98 @@ def anonymous(settings: Settings) -> Principal | None:
     )
 
 
+class Keys:
+    """The key ring and each caller's bucket of requests: one per app, shared by AuthMiddleware
+    and the fast read path, so that a key's requests count in one bucket whichever answers."""
+
+    ring: KeyRing  # made in the lifespan (it needs the pool), after the middleware
+
+    def __init__(self) -> None:
+        self.requests = RateLimiter()
+        # The Authorization headers of known_readers, as sent, each to its principal: the
+        # fast read path's key check is then one lookup, not a match, a hash and a lookup.
+        # They hold while the ring does not change; any change to it (a key forgotten, the
+        # ring emptied while deaf) starts them afresh.
+        self._readers: dict[bytes, Principal] = {}
+        self._readers_generation = -1
+
+    def count(self, principal: Principal, scope: Scope) -> Decision:
+        caller = principal.key_id or f"anonymous:{_client(scope)}"
+        return self.requests.check(caller, principal.rate_limit_per_second)
+
+    def known_reader(self, authorization: bytes | None) -> Principal | None:
+        """The principal of a key this process knows, unexpired, that may read; None for
+        anything AuthMiddleware must decide (no key, a key to look up, a refusal)."""
+        if authorization is None:
+            return None
+        generation = self.ring.generation
+        if generation != self._readers_generation:
+            self._readers, self._readers_generation = {}, generation
+        principal = self._readers.get(authorization)
+        if principal is None:
+            principal = self._reader(authorization)
+            if principal is None:
+                return None
+            if len(self._readers) < READERS_REMEMBERED:
+                self._readers[authorization] = principal
+        if principal.expires_at is not None and principal.expired(time.time()):
+            return None
+        return principal
+
+    def _reader(self, authorization: bytes) -> Principal | None:
+        match = _BEARER.fullmatch(authorization)
+        principal = None if match is None else self.ring.cached(match[1].decode("ascii"))
+        if principal is None or principal.expired(time.time()) or not principal.holds("read"):
+            return None
+        return principal
+
+    def admit_reader(self, principal: Principal) -> list[tuple[bytes, bytes]] | None:
+        """Count a read of a known_reader: its RateLimit head, or None beyond the key's rate.
+        A refusal takes nothing from the bucket, so AuthMiddleware, asked next, counts the
+        request once, and answers the 429."""
+        bucket = self.requests.take(principal.key_id, principal.rate_limit_per_second)
+        if bucket is None:
+            return None
+        self.ring.used(principal)
+        return bucket_head(bucket)
+
+
+def rate_limit_head(decision: Decision) -> list[tuple[bytes, bytes]]:
+    """The IETF draft's fields: the bucket holds `burst`, and refills at `limit` a second."""
+    limit, policy = _bucket_fields(decision.burst, decision.limit)
+    return [
+        limit,
+        (b"ratelimit-remaining", str(decision.remaining).encode()),
+        (b"ratelimit-reset", str(decision.reset_s).encode()),
+        policy,
+    ]
+
+
+def bucket_head(bucket: TokenBucket) -> list[tuple[bytes, bytes]]:
+    """rate_limit_head of the Decision check() would have made of the bucket as it is now."""
+    limit, policy = _bucket_fields(int(bucket.burst), bucket.rate)
+    return [
+        limit,
+        (b"ratelimit-remaining", str(int(bucket.tokens)).encode()),
+        (b"ratelimit-reset", str(math.ceil((bucket.burst - bucket.tokens) / bucket.rate)).encode()),
+        policy,
+    ]
+
+
+@functools.cache
+def _bucket_fields(burst: int, limit: int) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
+    """The fields a bucket's size and rate fix: made once, not per request."""
+    policy = f"{burst};w={burst // limit}"
+    return (b"ratelimit-limit", str(burst).encode()), (b"ratelimit-policy", policy.encode())
+
+
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, settings: Settings, keyring: "KeyRingHolder") -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, keys: Keys) -> None:
         self.app = app
-        self.keyring = keyring
+        self.keys = keys
         self.anonymous = anonymous(settings)
         self.metrics_need_key = settings.metrics_require_key
         self.failures_per_second = settings.auth_failures_per_second
-        self.requests = RateLimiter()
         self.failures = RateLimiter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -80,15 +172,8 @@ class AuthMiddleware:
         if principal is None:
             return  # refused, and answered
         # Counted before the scope is judged: a refused request costs the key a request too.
-        caller = principal.key_id or f"anonymous:{_client(scope)}"
-        decision = self.requests.check(caller, principal.rate_limit_per_second)
-        # The IETF draft's fields: the bucket holds `burst`, and refills at `limit` a second.
-        head = [
-            (b"ratelimit-limit", str(decision.burst).encode()),
-            (b"ratelimit-remaining", str(decision.remaining).encode()),
-            (b"ratelimit-reset", str(decision.reset_s).encode()),
-            (b"ratelimit-policy", f"{decision.burst};w={decision.burst // decision.limit}".encode()),
-        ]
+        decision = self.keys.count(principal, scope)
+        head = rate_limit_head(decision)
         if not decision.allowed:
             detail = (
                 f"More than {decision.limit} requests a second (bursts of {decision.burst}) with this key"
@@ -101,7 +186,7 @@ class AuthMiddleware:
             await problem(403, "forbidden", refusal, headers=_named(head))(scope, receive, send)
             return
         scope[PRINCIPAL] = principal
-        self.keyring.ring.used(principal)
+        self.keys.ring.used(principal)
 
         async def send_with_limits(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -140,7 +225,7 @@ class AuthMiddleware:
             await self._refuse(scope, receive, send, "The Authorization header is not 'Bearer <key>'")
             return None
         secret = match[1].decode("ascii")
-        ring = self.keyring.ring
+        ring = self.keys.ring
         principal = ring.cached(secret)
         if principal is None:
             client = _client(scope)
@@ -177,12 +262,6 @@ class AuthMiddleware:
         challenge = f"{REALM}, {error}" if error else REALM
         headers = {"WWW-Authenticate": challenge}
         await problem(401, "unauthorized", detail, headers=headers)(scope, receive, send)
-
-
-class KeyRingHolder:
-    """The key ring, made in the lifespan (it needs the pool), after this middleware."""
-
-    ring: KeyRing
 
 
 def _named(head: list[tuple[bytes, bytes]]) -> dict[str, str]:

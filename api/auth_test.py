@@ -3,9 +3,19 @@ keys in the database: api/v1/api_keys_test.py)."""
 
 import pytest
 
-from api.auth import _BEARER, NOBODY, PRINCIPAL, anonymous, caller_of, required_scope
+from api.auth import (
+    _BEARER,
+    NOBODY,
+    PRINCIPAL,
+    anonymous,
+    bucket_head,
+    caller_of,
+    rate_limit_head,
+    required_scope,
+)
 from config.settings import load_settings
 from models.api_keys import Principal
+from services.rate_limits import RateLimiter
 
 
 @pytest.mark.parametrize(
@@ -55,3 +65,18 @@ def test_anonymous_requests_get_only_the_scopes_granted():
     reader = anonymous(load_settings(_env_file=None, anonymous_scopes="read", rate_limit_per_second=7))
     assert reader.holds("read") and not reader.holds("write")
     assert (reader.key_id, reader.reach, reader.rate_limit_per_second) == (None, None, 7)
+
+
+def test_the_fast_read_paths_take_is_check_without_the_decision(monkeypatch):
+    """Two sets of buckets, asked alike at the same moments: the one through take() answers
+    each request with the head and the refusals the other's check() decides."""
+    now = [1000.0]
+    monkeypatch.setattr("time.monotonic", lambda: now[0])
+    checked, taken = RateLimiter(), RateLimiter()
+    for step, rate in [(0, 2), (0, 2), (0.1, 2), (0.1, 2), (0.2, 2), (0.6, 2), (0, 3), (0, 3), (5, 3)]:
+        now[0] += step
+        decision = checked.check("key", rate)
+        bucket = taken.take("key", rate)
+        assert (bucket is not None) == decision.allowed
+        if bucket is not None:
+            assert bucket_head(bucket) == rate_limit_head(decision)

@@ -3,7 +3,7 @@
 Starlette's middleware compresses what the routes answer (it leaves event streams alone, so
 each event is still sent as it happens). A cached representation is compressed once per
 version instead (services/cache.py), and sent as it is both by the fast read path, which
-runs before this middleware, and by the routes, whose already-encoded body the middleware
+runs before every middleware, and by the routes, whose already-encoded body the middleware
 passes on. A small body is never touched, so a small cached read costs what it did.
 """
 
@@ -18,8 +18,13 @@ def compression(app: ASGIApp) -> GZipMiddleware:
 
 
 def accepts_gzip(scope: Scope) -> bool:
-    """The middleware's own test, so that both paths answer a client alike."""
+    """The middleware's own test (its first Accept-Encoding), so that every path answers a
+    client alike."""
     for name, value in scope["headers"]:
         if name == b"accept-encoding":
-            return b"gzip" in value
+            return gzip_accepted(value)
     return False
+
+
+def gzip_accepted(accept_encoding: bytes | None) -> bool:
+    return accept_encoding is not None and b"gzip" in accept_encoding

@@ -4,7 +4,9 @@ A web page can have a browser send requests to a service on 127.0.0.1 under a na
 page's own (DNS rebinding: that name resolves first to the page's server, then to
 127.0.0.1), and since the origin looks the same to the browser, the page reads the answers.
 Such requests still carry the page's name in Host; answering only the names the service
-goes by stops them. The names are a set made once; a request costs one lookup.
+goes by stops them. The names are a set made once; a request costs one lookup. The fast
+read path (api/cached_reads.py), which runs before this middleware, hands any other name on
+to it.
 """
 
 from starlette.responses import JSONResponse

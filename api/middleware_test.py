@@ -1,3 +1,4 @@
+import io
 import json
 import logging
 import re
@@ -6,8 +7,8 @@ import pytest
 from fastapi import FastAPI, Request
 
 from api.errors import install_error_handlers
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from config.logging import JsonFormatter, request_id_var
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware, log_access
+from config.logging import JsonFormatter, configure_logging, request_id_var, sole_handler
 from main import create_app
 from tests.apps import ADMIN_KEY, sync_client
 
@@ -113,3 +114,46 @@ def test_access_lines_name_the_route_template_and_the_actor(settings, caplog):
     )
     assert ADMIN_KEY not in caplog.text
     assert json.loads(JsonFormatter().format(record))["route"] == "/api/v1/applications/{application_id}"
+
+
+@pytest.fixture
+def configured_logging():
+    """configure_logging's handler, writing to a string; the root logger as it was afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield lambda log_format: _configured(root, log_format)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = False
+
+
+def _configured(root: logging.Logger, log_format: str) -> io.StringIO:
+    configure_logging("INFO", log_format)
+    stream = io.StringIO()
+    root.handlers[0].setStream(stream)
+    return stream
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_an_access_line_written_directly_is_the_line_a_record_makes(configured_logging, log_format):
+    """Alone, configure_logging's handler is written to directly; with another beside it (a
+    test's caplog), the line goes through the logging module: the same line either way."""
+    stream = configured_logging(log_format)
+    line = ("req-5", "GET", "/api/v1/x", "/api/v1/x", 200, 0.0001234, "ci")
+
+    assert sole_handler(logging.getLogger("config_service.access"), logging.INFO)
+    log_access(*line)
+    beside = logging.NullHandler()
+    logging.getLogger().addHandler(beside)
+    log_access(*line)
+    logging.getLogger().removeHandler(beside)
+
+    direct, usual = stream.getvalue().splitlines()
+    if log_format == "json":
+        direct, usual = json.loads(direct), json.loads(usual)
+        assert direct.pop("time") and usual.pop("time")
+        assert direct == usual
+        assert (direct["request_id"], direct["duration_ms"], direct["actor"]) == ("req-5", 0.12, "ci")
+    else:
+        assert direct.split(" ", 2)[2] == usual.split(" ", 2)[2]  # all but the time
+        assert direct.endswith(" INFO config_service.access [req-5] GET /api/v1/x 200 0.12ms")

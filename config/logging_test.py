@@ -12,7 +12,9 @@ from config.logging import (
     TextFormatter,
     configure_logging,
     flush_logs,
+    line_time,
     request_id_var,
+    sole_handler,
 )
 from tests.waiting import wait_until
 
@@ -32,6 +34,34 @@ def test_records_carry_the_current_request_id():
     finally:
         request_id_var.reset(token)
     assert make_record().request_id == "-"
+
+
+def test_a_record_that_names_its_request_keeps_that_id():
+    token = request_id_var.set("req-1")
+    try:
+        assert make_record(request_id="req-2").request_id == "req-2"
+    finally:
+        request_id_var.reset(token)
+
+
+@pytest.mark.parametrize("formatter", [TextFormatter(), JsonFormatter()])
+def test_a_line_made_from_its_parts_is_the_line_its_record_makes(formatter):
+    """What the fast read path writes without a record (api/middleware.py) is what the record
+    would have been written as."""
+    fields = {"method": "GET", "path": "/x", "route": "/x", "status": 200, "duration_ms": 0.05, "actor": "ci"}
+    record = make_record("%s %s", "GET", "/x", request_id="req-3", **fields)
+    record.name = "config_service.access"
+
+    made = formatter.line(record.created, record.msecs, "INFO", record.name, "req-3", "GET /x", fields)
+
+    assert made == formatter.format(record)
+
+
+def test_the_time_of_a_line_is_taken_as_a_record_takes_it():
+    record = logging.makeLogRecord({})
+    created, msecs = line_time(int(record.created * 1e9))
+    assert abs(created - record.created) < 1e-6 and abs(msecs - record.msecs) <= 1
+    assert line_time(1_700_000_000_123_456_789) == (1_700_000_000.1234567, 123.0)
 
 
 def test_json_lines_hold_the_message_the_request_id_and_extras():
@@ -161,3 +191,54 @@ def test_a_served_request_and_uvicorns_start_up_log_plain_json(tmp_path, databas
     assert "Uvicorn running on" in messages
     assert any(entry.get("path") == "/api/v1/applications" for entry in entries)
     assert not [line for line in lines if "\x1b" in line or "\\u001b" in line]
+
+
+def test_only_configure_loggings_own_handler_alone_is_written_to_directly(restore_root_logger):
+    configure_logging("INFO", "text")
+    (handler,) = restore_root_logger.handlers
+    access = logging.getLogger("config_service.access")
+    assert sole_handler(access, logging.INFO) is handler
+    assert sole_handler(access, logging.DEBUG) is None  # the record would be dropped
+
+    capturing = logging.Handler()
+    restore_root_logger.addHandler(capturing)  # as pytest's caplog does
+    assert sole_handler(access, logging.INFO) is None
+    restore_root_logger.removeHandler(capturing)
+
+    def another_filter(record: logging.LogRecord) -> bool:
+        return True
+
+    handler.addFilter(another_filter)
+    assert sole_handler(access, logging.INFO) is None
+    handler.removeFilter(another_filter)
+
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    assert sole_handler(access, logging.INFO) is None
+    handler.setFormatter(JsonFormatter())
+    assert sole_handler(access, logging.INFO) is handler
+
+    restore_root_logger.setLevel(logging.WARNING)
+    assert sole_handler(access, logging.INFO) is None
+
+
+def test_lines_put_off_are_written_in_order_before_any_later_line(monkeypatch):
+    monkeypatch.setattr(BufferedStreamHandler, "FLUSH_EVERY_S", 3600)
+    stream = Recording()
+    handler = BufferedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def shout(formatter: logging.Formatter, parts: tuple) -> str:
+        return parts[0].upper()
+
+    handler.handle(make_record("one"))
+    handler.write_later(shout, ("two",))
+    assert stream.getvalue() == "one\n"  # not made yet
+    handler.handle(make_record("three"))
+    handler.write_later(shout, ("four",))
+    handler.flush_now()
+
+    assert stream.getvalue() == "one\nTWO\nthree\nFOUR\n"
+    for n in range(handler.LATER_BATCH):
+        handler.write_later(shout, (f"n{n}",))
+    assert stream.getvalue().endswith(f"N{handler.LATER_BATCH - 1}\n")  # a full batch is written
+    assert stream.flushes == 1

@@ -51,6 +51,12 @@ class KeyRing:
         self._touched_at: dict[str, float] = {}
         self._touching: set[asyncio.Task] = set()
 
+    @property
+    def generation(self) -> int:
+        """A number that every change to any key, and the ring's emptying, advances: what is
+        derived from the ring holds while it stays the same."""
+        return self._epoch
+
     def cached(self, secret: str) -> Principal | None:
         """The key's principal if this process knows it; None means: ask `lookup`."""
         return None if self._suspended else self._by_digest.get(digest(secret))

@@ -54,8 +54,10 @@ async def test_a_change_to_a_key_makes_the_ring_forget_it(keys, database):
     await ring.lookup(created.key)
     ring.apply(revoked("01JD0000000000000000000000"))  # another key: still known
     assert ring.cached(created.key) is not None
+    generation = ring.generation
     await keys.revoke(created.id, ME)
     ring.apply(revoked(created.id))
+    assert ring.generation > generation  # what was derived from the ring no longer holds
     assert ring.cached(created.key) is None
     assert await ring.lookup(created.key) is None
 

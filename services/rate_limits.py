@@ -65,6 +65,15 @@ class RateLimiter:
             retry_after_s=0 if allowed else max(1, math.ceil((1 - bucket.tokens) / rate)),
         )
 
+    def take(self, caller: str, rate: int) -> TokenBucket | None:
+        """A lean check() for the fast read path: the caller's bucket with a token taken from
+        it, as check() would have taken it, and no Decision made (its fields can be read off
+        the bucket); None when it has none to give, and then nothing is taken."""
+        bucket = self._buckets.get(caller)
+        if bucket is None or bucket.rate != rate:
+            return self._buckets[caller] if self.check(caller, rate).allowed else None  # makes it
+        return bucket if bucket.take(time.monotonic()) else None
+
     def exhausted(self, caller: str, rate: int) -> bool:
         """Whether the caller has nothing left now, without taking anything."""
         bucket = self._buckets.get(caller)

@@ -65,3 +65,16 @@ def test_idle_buckets_are_forgotten(monkeypatch):
     with mock.patch("services.rate_limits.time.monotonic", return_value=10_000.0):
         limiter.check("new", 1)
     assert set(limiter._buckets) == {"new"}
+
+
+def test_take_takes_as_check_does_and_nothing_when_refused():
+    limiter = RateLimiter()
+    with mock.patch("services.rate_limits.time.monotonic", return_value=5.0):
+        first = limiter.take("key", 1)  # makes the bucket: burst 2
+        assert first is not None and first.tokens == 1
+        assert limiter.take("key", 1) is first
+        assert limiter.take("key", 1) is None
+        assert first.tokens < 1  # nothing was taken by the refusal
+        assert not limiter.check("key", 1).allowed
+    with mock.patch("services.rate_limits.time.monotonic", return_value=6.0):
+        assert limiter.take("key", 1) is first

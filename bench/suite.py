@@ -1,12 +1,17 @@
-"""The read-path benchmark: the service against a bare FastAPI ceiling, in one run.
+"""The benchmark suite: the service's reads and writes beside their anchors, in one run, and
+issue 12's goals judged as ratios between them.
 
-    pipenv run bench [--workers 1 2] [--connections 1 32 256] [--seconds 10]
+    pipenv run bench [--workers 1 2] [--connections 1 32 256] [--seconds 6]
+                     [--skip-reads] [--skip-writes] [--skip-watchers]
 
-Starts the service (on a fresh embedded database, or DATABASE_URL) and the ceiling app with
-the same worker count, seeds applications and configurations, and measures each target
-right after a shorter run of the ceiling, so that each ratio compares figures taken
-moments apart. Prints a table and writes it as JSON to bench/results/. See bench/README.md
-for how to read it.
+Starts PostgreSQL (a fresh embedded server, or the one DATABASE_URL names) and on it the
+service; seeds applications and configurations. For each worker count, the service's reads,
+each right after a shorter run of the FastAPI ceiling (and the cached read also right after
+the bare-ASGI floor), both served by the same uvicorn with the same worker count; then its
+writes, each right after `pgbench -N` with as many clients on the same server. Last,
+bench.watchers with 20,000 streams. Every ratio thus compares figures taken moments apart.
+Prints a table and the goals, and writes both as JSON to bench/results/. See bench/README.md
+for how to read them.
 """
 
 import argparse
@@ -20,12 +25,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
+import psycopg2
 
-from bench import loadgen
+from bench import goals, loadgen, pgbench_anchor
+from database.embedded import start_embedded
 from tests.apps import ADMIN_KEY
 from tests.server import ROOT, scraped, service_process
 
@@ -54,10 +64,11 @@ LARGE_CONFIG = {
 }
 # Writes go to configurations of their own, so the reads' If-None-Match "1" stays current.
 WRITE_SHARE = 0.1
-# The ceiling is measured before every target, for this share of the target's time: long
-# enough for a steady figure, short enough to keep the full run under ten minutes.
+# The ceiling is measured before every read target, for this share of the target's time:
+# long enough for a steady figure, short enough to keep the full run near ten minutes. The
+# anchors the goals divide by (the floor, pgbench) run as long as their targets.
 CEILING_SHARE = 0.4
-WARM_UP_PASSES = 5
+WARM_UP_PASSES = 10
 
 
 @dataclass(frozen=True)
@@ -66,13 +77,14 @@ class Target:
     ids: str | None  # which ids file; None: the path is prefix + suffix
     prefix: str
     suffix: str = ""
-    mode: str = "get"  # get | gzip (a get accepting gzip) | not-modified | put
+    mode: str = "get"  # get | gzip (a get accepting gzip) | not-modified | put | put-spread
     expect: int | None = None  # the status every response must have; None: any 2xx
+    connections: int | None = None  # measured at this many only; None: at each of --connections
 
 
-TARGETS = [
+READ_TARGETS = [
     # As most clients send it: Accept-Encoding: gzip. A body under 1 KB is sent as it is.
-    Target("GET /configurations/{id}", "read_configurations", "/api/v1/configurations/", mode="gzip"),
+    Target(goals.CACHED_GET, "read_configurations", "/api/v1/configurations/", mode="gzip"),
     Target("GET 4 KB configuration, gzip", "large_configurations", "/api/v1/configurations/", mode="gzip"),
     Target(
         "GET .. If-None-Match (304)",
@@ -83,10 +95,23 @@ TARGETS = [
     ),
     Target("GET /applications/{id}", "applications", "/api/v1/applications/"),
     Target("GET list page (10)", "applications", "/api/v1/applications/", "/configurations?limit=10"),
-    Target("PUT /configurations/{id}", "write_configurations", "/api/v1/configurations/", mode="put"),
 ]
-CEILING = Target("ceiling", None, "/ceiling")
-READ_TARGETS = [target for target in TARGETS if target.mode != "put"]
+WRITE_TARGETS = [
+    # One client, a new config each time, on a random one of the configurations kept for writes.
+    Target(goals.PUT_ONE, "write_configurations", "/api/v1/configurations/", mode="put", connections=1),
+    # 16 clients over 16 configurations, never two at once on one (targets.lua, put-spread).
+    Target(
+        goals.PUT_SPREAD,
+        "spread_configurations",
+        "/api/v1/configurations/",
+        mode="put-spread",
+        connections=goals.SPREAD_CONNECTIONS,
+    ),
+]
+TARGETS = READ_TARGETS + WRITE_TARGETS
+CEILING = Target(goals.CEILING, None, "/ceiling")
+FLOOR = Target(goals.FLOOR, None, "/floor")
+ANCHORS = (CEILING, FLOOR)  # sent no key: they check none
 
 
 def database_env(scratch: Path) -> dict[str, str]:
@@ -150,12 +175,24 @@ def seed(
                     for application_id in app_ids
                 )
             )
+            # Whatever the seed's size, exactly as many as the spread writes have clients.
+            spread_app = await post("/applications", {"name": f"bench-{run_id}-spread"})
+            spread_ids = await asyncio.gather(
+                *(
+                    post(
+                        "/configurations",
+                        {"application_id": spread_app, "name": f"spread-{n}", "config": SAMPLE_CONFIG},
+                    )
+                    for n in range(goals.SPREAD_CONNECTIONS)
+                )
+            )
         cut = int(len(config_ids) * (1 - WRITE_SHARE))
         return {
             "applications": list(app_ids),
             "read_configurations": list(config_ids[:cut]),
             "write_configurations": list(config_ids[cut:]),
             "large_configurations": list(large_ids),
+            "spread_configurations": list(spread_ids),
         }
 
     return asyncio.run(create_all())
@@ -193,10 +230,12 @@ def parse_wrk(out: str) -> dict:
 
 def run_wrk(url: str, connections: int, seconds: int, script_args: list[str], key: str | None) -> dict:
     """wrk with targets.lua and its arguments (see there) against `url`, each request with
-    `key` (None: none). The script reads it from the environment, out of wrk's command line."""
+    `key` (None: none). The script reads it from the environment, out of wrk's command line,
+    and its thread count too (put-spread shares the ids out between the threads)."""
+    threads = min(connections, 2)
     command = [
         "wrk",
-        f"-t{min(connections, 2)}",
+        f"-t{threads}",
         f"-c{connections}",
         f"-d{seconds}s",
         "--latency",
@@ -209,6 +248,7 @@ def run_wrk(url: str, connections: int, seconds: int, script_args: list[str], ke
         *script_args,
     ]
     env = {name: value for name, value in os.environ.items() if name != "BENCH_API_KEY"}
+    env["BENCH_WRK_THREADS"] = str(threads)
     if key is not None:
         env["BENCH_API_KEY"] = key
     result = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -227,7 +267,7 @@ class Load:
         self.key = key
 
     def target(self, base_url: str, target: Target, connections: int, seconds: int) -> dict:
-        key = None if target is CEILING else self.key  # the ceiling stays keyless
+        key = None if target in ANCHORS else self.key
         if self.wrk:
             ids_file = "-" if target.ids is None else str(self.ids_dir / f"{target.ids}.txt")
             expect = "" if target.expect is None else str(target.expect)
@@ -235,16 +275,23 @@ class Load:
             return run_wrk(base_url, connections, seconds, script_args, key)
         ids = [""] if target.ids is None else self.ids[target.ids]
         paths = [f"{target.prefix}{i}{target.suffix}" for i in ids]
-        return loadgen.run(base_url, paths, target.mode, connections, seconds, expect=target.expect, key=key)
+        # It picks ids at random: its spread writes may meet on one configuration now and then.
+        mode = "put" if target.mode == "put-spread" else target.mode
+        return loadgen.run(base_url, paths, mode, connections, seconds, expect=target.expect, key=key)
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--connections", type=int, nargs="+", default=[1, 32, 256])
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument(
+        "--connections", type=int, nargs="+", default=[1, 32, 256], help="for the reads; writes: 1 and 16"
+    )
+    parser.add_argument("--seconds", type=int, default=6, help="per target (the ceiling: 0.4 of it)")
     parser.add_argument("--applications", type=int, default=100)
     parser.add_argument("--configurations", type=int, default=100, help="per application")
+    parser.add_argument("--skip-reads", action="store_true", help="no reads, no ceiling, no floor")
+    parser.add_argument("--skip-writes", action="store_true", help="no writes, no pgbench")
+    parser.add_argument("--skip-watchers", action="store_true", help=f"no {goals.WATCHERS:,} streams")
     parser.add_argument(
         "--env",
         nargs=2,
@@ -253,56 +300,40 @@ def main() -> int:
         metavar=("NAME", "VALUE"),
         help="a setting for the service",
     )
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     run_id = time.strftime("%Y%m%dT%H%M%S")
-    ceiling_seconds = max(1, round(args.seconds * CEILING_SHARE))
-    rows = []
-    with tempfile.TemporaryDirectory() as scratch_dir:
+    rows: list[dict] = []
+    watch = None
+    load = None
+    with tempfile.TemporaryDirectory() as scratch_dir, database_server(Path(scratch_dir)) as server_url:
         scratch = Path(scratch_dir)
         key = api_key()
-        started_with = service_env(scratch, key)
-        load = None
-        for workers in args.workers:
-            env = {**started_with, "WEB_CONCURRENCY": str(workers), **dict(args.env)}
-            with service_process(env, log=scratch / f"service-{workers}.log", timeout_s=120) as service:
-                if load is None:
-                    print(
-                        f"seeding {args.applications} x {args.configurations} configurations...", flush=True
-                    )
-                    ids = seed(service.url, key, args.applications, args.configurations, run_id)
-                    for name, values in ids.items():
-                        (scratch / f"{name}.txt").write_text("\n".join(values) + "\n")
-                    sample = httpx.get(
-                        f"{service.url}/api/v1/configurations/{ids['read_configurations'][0]}",
-                        headers=authorized(key),
-                    )
-                    sample.raise_for_status()  # the ceiling must not answer with an error document
-                    (scratch / "body.json").write_text(sample.text)
-                    load = Load(scratch, ids, key)
-                ceiling_env = {"WEB_CONCURRENCY": str(workers), "CEILING_BODY": str(scratch / "body.json")}
-                ceiling_command = [sys.executable, "-m", "bench.ceiling"]
-                with service_process(ceiling_env, command=ceiling_command) as ceiling:
-                    warm_up(load, service.url, min(32, max(args.connections)), max(1, args.seconds // 2))
-                    for connections in args.connections:
-                        for target in TARGETS:
-                            ceiling_row = load.target(ceiling.url, CEILING, connections, ceiling_seconds)
-                            row = load.target(service.url, target, connections, args.seconds)
-                            rows.append(
-                                {
-                                    "workers": workers,
-                                    "connections": connections,
-                                    "target": target.name,
-                                    **row,
-                                    **compared(row, ceiling_row),
-                                }
-                            )
-                            print_row(rows[-1])
+        started_with = {**service_env(scratch, key), "DATABASE_URL": server_url}
+        with ExitStack() as anchors:
+            pgbench = None if args.skip_writes else pgbench_on(server_url, scratch, anchors)
+            for workers in args.workers:
+                env = {**started_with, "WEB_CONCURRENCY": str(workers), **dict(args.env)}
+                with service_process(env, log=scratch / f"service-{workers}.log", timeout_s=120) as service:
+                    if load is None:
+                        load = seeded(service.url, key, args, run_id, scratch)
+                    if not args.skip_reads:
+                        measure_reads(load, service.url, workers, args, scratch, rows)
+                    if not args.skip_writes:
+                        measure_writes(load, service.url, workers, args.seconds, pgbench, rows)
+        if not args.skip_watchers:
+            watch = measure_watchers(server_url, scratch)
 
+    judged = goals.judge(rows, watch)
     print()
     print(HEADER)
     for row in rows:
         print_row(row)
+    print()
+    goals.print_goals(judged)
     RESULTS.mkdir(exist_ok=True)
     report = {
         "run": run_id,
@@ -312,11 +343,13 @@ def main() -> int:
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
-            "load_tool": "wrk" if load.wrk else "loadgen",
+            "load_tool": "wrk" if load is not None and load.wrk else "loadgen",
         },
         "seconds": args.seconds,
-        "ceiling_seconds": ceiling_seconds,
+        "ceiling_seconds": ceiling_seconds(args.seconds),
         "rows": rows,
+        "watchers": watch,
+        "goals": goals.as_json(judged),
     }
     path = RESULTS / f"{run_id}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
@@ -324,31 +357,177 @@ def main() -> int:
     return 0
 
 
+def ceiling_seconds(seconds: int) -> int:
+    return max(1, round(seconds * CEILING_SHARE))
+
+
+@contextmanager
+def database_server(scratch: Path) -> Iterator[str]:
+    """The PostgreSQL server of the whole run, service and pgbench alike; its URL. The one
+    DATABASE_URL names, else a fresh embedded one in `scratch`: started here rather than by
+    the service, so that pgbench can be pointed at it, and stopped on leaving (before
+    `scratch` goes; pgserver would stop it only at this process's exit)."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    pgdata = scratch / "data" / "postgres"
+    url = start_embedded(pgdata)
+    try:
+        yield url
+    finally:
+        import pgserver
+
+        # The handle start_embedded made; the last process using the server stops it.
+        pgserver.get_server(pgdata).cleanup()
+
+
+def pgbench_on(server_url: str, scratch: Path, anchors: ExitStack) -> Callable[[int, int], dict] | None:
+    """`pgbench -N` on the server, in a database of its own that `anchors` drops: a function
+    of the clients and the seconds, returning figures as wrk's. None, said why, when it
+    cannot be had."""
+    pgbench = pgbench_anchor.find_pgbench()
+    if pgbench is None:
+        print(pgbench_anchor.MISSING, flush=True)
+        return None
+    try:
+        url = anchors.enter_context(pgbench_anchor.anchor_database(server_url))
+    except psycopg2.Error as error:
+        print(f"cannot create {pgbench_anchor.DATABASE} for pgbench ({error}): its anchors are skipped")
+        return None
+    print(f"pgbench: {pgbench}, initializing its tables (scale 1)...", flush=True)
+    pgbench_anchor.initialize(pgbench, url)
+    return partial(pgbench_anchor.run, pgbench, url, log_dir=scratch / "pgbench")
+
+
+def seeded(base_url: str, key: str, args: argparse.Namespace, run_id: str, scratch: Path) -> Load:
+    """The seeded ids, as files for wrk beside a copy of a seeded configuration's response
+    (the body the ceiling and the floor answer with)."""
+    print(f"seeding {args.applications} x {args.configurations} configurations...", flush=True)
+    ids = seed(base_url, key, args.applications, args.configurations, run_id)
+    for name, values in ids.items():
+        (scratch / f"{name}.txt").write_text("\n".join(values) + "\n")
+    sample = httpx.get(
+        f"{base_url}/api/v1/configurations/{ids['read_configurations'][0]}", headers=authorized(key)
+    )
+    sample.raise_for_status()  # the anchors must not answer with an error document
+    (scratch / "body.json").write_text(sample.text)
+    return Load(scratch, ids, key)
+
+
+def measure_reads(
+    load: Load, service_url: str, workers: int, args: argparse.Namespace, scratch: Path, rows: list[dict]
+) -> None:
+    """Each read target at each connection count, right after the ceiling; the cached read
+    also right after the floor, which is its anchor (and the ceiling's row is the floor's
+    measure of FastAPI)."""
+    body = str(scratch / "body.json")
+    anchor_env = {"WEB_CONCURRENCY": str(workers), "CEILING_BODY": body, "FLOOR_BODY": body}
+    with (
+        service_process(anchor_env, command=[sys.executable, "-m", "bench.ceiling"]) as ceiling,
+        service_process(anchor_env, command=[sys.executable, "-m", "bench.floor"]) as floor,
+    ):
+        warm_up(load, service_url, min(32, max(args.connections)), max(1, args.seconds // 2))
+        shorter = ceiling_seconds(args.seconds)
+        for connections in args.connections:
+            for target in READ_TARGETS:
+                ceiling_figures = load.target(ceiling.url, CEILING, connections, shorter)
+                anchor = ("ceiling", ceiling_figures)
+                if target.name == goals.CACHED_GET:
+                    floor_figures = load.target(floor.url, FLOOR, connections, args.seconds)
+                    record(rows, measured(workers, connections, FLOOR.name, floor_figures))
+                    anchor = ("floor", floor_figures)
+                    record(rows, measured(workers, connections, CEILING.name, ceiling_figures, anchor))
+                figures = load.target(service_url, target, connections, args.seconds)
+                record(rows, measured(workers, connections, target.name, figures, anchor))
+
+
+def measure_writes(
+    load: Load,
+    service_url: str,
+    workers: int,
+    seconds: int,
+    pgbench: Callable[[int, int], dict] | None,
+    rows: list[dict],
+) -> None:
+    """Each write target right after pgbench -N with as many clients, its anchor (None: none)."""
+    for target in WRITE_TARGETS:
+        anchor = None
+        if pgbench is not None:
+            pgbench_figures = pgbench(target.connections, seconds)
+            # Not the service's: no worker count.
+            record(rows, measured(None, target.connections, goals.PGBENCH, pgbench_figures))
+            anchor = ("pgbench", pgbench_figures)
+        figures = load.target(service_url, target, target.connections, seconds)
+        record(rows, measured(workers, target.connections, target.name, figures, anchor))
+
+
+def measure_watchers(server_url: str, scratch: Path) -> dict | None:
+    """bench.watchers with goals.WATCHERS streams, on the same server: its row, with the
+    figures the goals judge (None, said why, when it failed)."""
+    path = scratch / "watchers.json"
+    command = [sys.executable, "-m", "bench.watchers", "--watchers", str(goals.WATCHERS), "--json", str(path)]
+    print(f"\npython {' '.join(command[1:])}", flush=True)
+    result = subprocess.run(command, cwd=ROOT, env=os.environ | {"DATABASE_URL": server_url})
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        print(f"bench.watchers (exit {result.returncode}) left no results: {error}", flush=True)
+        return None
+    watch = goals.watch_figures(report)
+    if watch is None:
+        print(f"bench.watchers left no row for {goals.WATCHERS} streams", flush=True)
+    return watch
+
+
 def warm_up(load: Load, base_url: str, connections: int, seconds: int) -> None:
-    """Run the read targets until a pass adds no cache miss: every worker then holds every
+    """Run the read targets until none adds a cache miss: every worker then holds every
     resource (random ids leave some unread after one pass, and each worker has its own
-    cache). The measured runs then show the steady state, not the first reads' misses."""
+    cache). The measured runs then show the steady state, not the first reads' misses. A
+    target whose pass added no miss is warm, and left out of the passes after it: the many
+    configurations take five or six passes of 3 s, the rest one."""
+    cold = list(READ_TARGETS)
     for passes in range(1, WARM_UP_PASSES + 1):
-        misses = scraped(base_url, "configsvc_cache_misses_total")
-        for target in READ_TARGETS:
+        missed = []
+        for target in cold:
+            misses = scraped(base_url, "configsvc_cache_misses_total")
             load.target(base_url, target, connections, seconds)
-        if scraped(base_url, "configsvc_cache_misses_total") == misses:
+            if scraped(base_url, "configsvc_cache_misses_total") != misses:
+                missed.append(target)
+        cold = missed
+        if not cold:
             print(f"warm after {passes} passes", flush=True)
             return
     print(f"WARNING: still missing the cache after {WARM_UP_PASSES} warm-up passes", flush=True)
 
 
-def compared(row: dict, ceiling: dict) -> dict:
-    """The ceiling measured just before the row's run, and the row's ratios to it."""
+def measured(
+    workers: int | None, connections: int, target: str, figures: dict, anchor: tuple[str, dict] | None = None
+) -> dict:
+    """A row: what was measured, and its ratios to `anchor` (its name and figures, measured
+    just before; None: it has none, being an anchor itself)."""
+    where = {"workers": workers, "connections": connections, "target": target}
+    return where | figures | compared(figures, anchor)
+
+
+def compared(row: dict, anchor: tuple[str, dict] | None) -> dict:
+    """The anchor measured just before the row's run, and the row's ratios to it."""
+    if anchor is None:
+        return {"anchor": None, "ratio": None, "p99_ratio": None}
+    name, figures = anchor
     return {
-        "ceiling": ceiling,
-        "ratio": _ratio(row["req_s"], ceiling["req_s"]),
-        "p99_ratio": _ratio(row["p99_ms"], ceiling["p99_ms"]),
+        "anchor": {"name": name, **figures},
+        "ratio": _ratio(row["req_s"], figures["req_s"]),
+        "p99_ratio": _ratio(row["p99_ms"], figures["p99_ms"]),
     }
 
 
 def _ratio(value: float | None, base: float | None) -> float | None:
     return None if value is None or not base else value / base
+
+
+def record(rows: list[dict], row: dict) -> None:
+    rows.append(row)
+    print_row(row)
 
 
 HEADER = (
@@ -363,17 +542,19 @@ HEADER = (
             ("p99 ms", 7),
         )
     )
-    + f" {'errors':>7} {'ceiling':>8} {'x ceiling':>9}"
+    + f" {'errors':>7}  {'anchor':<8} {'req/s':>8} {'x anchor':>8}"
 )
 
 
 def print_row(row: dict) -> None:
     """One line of the table; a figure that could not be had (no request completed) is "-"."""
     errors = row["unexpected"] + row["socket_errors"]
+    anchor = row["anchor"] or {"name": "-", "req_s": None}
+    workers = "-" if row["workers"] is None else row["workers"]
     print(
-        f"{row['workers']:>7} {row['connections']:>5}  {row['target']:<28} {row['req_s']:>8.0f}"
+        f"{workers:>7} {row['connections']:>5}  {row['target']:<28} {row['req_s']:>8.0f}"
         f" {_figure(row['p50_ms'], 7, '.2f')} {_figure(row['p99_ms'], 7, '.2f')} {errors:>7}"
-        f" {_figure(row['ceiling']['req_s'], 8, '.0f')} {_figure(row['ratio'], 9, '.2f')}",
+        f"  {anchor['name']:<8} {_figure(anchor['req_s'], 8, '.0f')} {_figure(row['ratio'], 8, '.2f')}",
         flush=True,
     )
 

@@ -1,6 +1,6 @@
 """Fixtures shared by every co-located test: a real PostgreSQL, one fresh database per test."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import psycopg2
 import pytest
@@ -9,6 +9,7 @@ from psycopg2.extras import RealDictCursor
 from config.settings import Settings
 from database.pool import Database, PoolOptions
 from main import create_app
+from services.change_feed import ChangeFeed
 from tests.apps import SyncClient, settings_for, sync_client
 from tests.postgres import TestServer
 
@@ -68,3 +69,13 @@ def stoppable_postgres(postgres: TestServer) -> Iterator[TestServer]:
         pytest.skip("DATABASE_TEST_URL names a server that tests must not stop")
     yield postgres
     postgres.start_again()
+
+
+@pytest.fixture
+async def feed(database: Database) -> AsyncIterator[ChangeFeed]:
+    """A change feed on `database` that learns of changes only when told (notify()): its
+    poll is an hour away."""
+    changes = ChangeFeed(database, poll_interval_s=3600)
+    await changes.start()
+    yield changes
+    await changes.stop()

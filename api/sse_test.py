@@ -63,14 +63,6 @@ class Audience:
         return self.refusing or (change is not None and change.action == "api_key.revoked")
 
 
-@pytest.fixture
-async def feed(database):
-    changes = ChangeFeed(database, poll_interval_s=3600)
-    await changes.start()
-    yield changes
-    await changes.stop()
-
-
 async def changed(feed: ChangeFeed, database, *application_ids: str, action: str = "application.updated"):
     """Write a change to each application, and have the feed learn of them."""
     await database.write(lambda conn: record_changes(conn, *application_ids, action=action))

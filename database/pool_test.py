@@ -399,7 +399,8 @@ async def test_connections_the_server_closed_while_idle_are_replaced_before_use(
     """After a restart every pooled connection is dead. A statement in autocommit could not
     be run again once sent (it may have committed), so the dead ones are found first."""
     db = open_database(min_connections=3, max_connections=3)
-    await asyncio.gather(*(db.read(lambda conn: time.sleep(0.2)) for _ in range(3)))  # all three open
+    together = threading.Barrier(3, timeout=DEADLINE_S)  # three units at once: three connections
+    await asyncio.gather(*(db.read(lambda conn: together.wait()) for _ in range(3)))
     assert terminate_other_backends(database_url) >= 3
     wait_until(lambda: other_backends(database_url) == 0, what="the server has closed them")
 

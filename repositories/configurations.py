@@ -66,6 +66,13 @@ WITH written AS (
 SELECT {_COLUMNS} FROM written
 """
 
+# The configuration a change or a deletion starts from, locked, if in the caller's reach.
+_CURRENT = f"""WITH current AS (
+    SELECT {_COLUMNS} FROM configurations
+    WHERE id = %(id)s AND (%(reach)s::text[] IS NULL OR application_id = ANY(%(reach)s))
+    FOR UPDATE
+)"""
+
 # One statement makes a change: it locks the configuration, checks the caller's reach and
 # If-Match (and, for a change computed from what the caller read, that nothing changed since),
 # works out what the configuration becomes, and writes it with its revision and its event.
@@ -74,11 +81,7 @@ SELECT {_COLUMNS} FROM written
 # be recorded whatever it does (a rollback: an operator's deliberate act). Which check failed,
 # if one did, the caller tells from the row it returns (see `change`).
 _CHANGE = f"""
-WITH current AS (
-    SELECT {_COLUMNS} FROM configurations
-    WHERE id = %(id)s AND (%(reach)s::text[] IS NULL OR application_id = ANY(%(reach)s))
-    FOR UPDATE
-), restored AS (
+{_CURRENT}, restored AS (
     SELECT name, comments, config FROM configuration_revisions
     WHERE configuration_id = %(id)s AND version = %(rolled_back_from)s
 ), wanted AS (
@@ -125,11 +128,7 @@ FROM current LEFT JOIN written ON true LEFT JOIN restored ON true
 
 # Deletes it, with its event, in one statement, if in reach and If-Match holds.
 _DELETE = f"""
-WITH current AS (
-    SELECT {_COLUMNS} FROM configurations
-    WHERE id = %(id)s AND (%(reach)s::text[] IS NULL OR application_id = ANY(%(reach)s))
-    FOR UPDATE
-), written AS (
+{_CURRENT}, written AS (
     DELETE FROM configurations AS target USING current
     WHERE target.id = current.id
       AND (%(if_match)s::integer[] IS NULL OR current.version = ANY(%(if_match)s))

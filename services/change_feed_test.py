@@ -40,14 +40,6 @@ async def write_changes(database, count: int, name: str = "app") -> None:
     await database.write(write)
 
 
-@pytest.fixture
-async def feed(database):
-    changes = ChangeFeed(database, poll_interval_s=3600)
-    await changes.start()
-    yield changes
-    await changes.stop()
-
-
 async def collect(feed: ChangeFeed, after: int, count: int, timeout: float = DEADLINE_S) -> list:
     seen = []
     async with asyncio.timeout(timeout):

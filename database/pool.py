@@ -328,7 +328,11 @@ class Database:
             conn.autocommit = mode is not Mode.WRITE
             result = work(conn)
         except psycopg2.Error as error:
-            if conn.closed:
+            if _hung_up(conn):
+                # psycopg2 marks most dead connections closed, but not one whose server
+                # vanished at once (an immediate shutdown, a crash): the error is then a plain
+                # DatabaseError and the connection seems open, its socket at its end.
+                conn.close()
                 if mode is Mode.STATEMENT:
                     logger.warning("lost the database during a write: %s", str(error).strip())
                     raise DatabaseUnavailable(
@@ -347,7 +351,9 @@ class Database:
         if mode is Mode.WRITE:
             try:
                 conn.commit()
-            except psycopg2.OperationalError as error:
+            except psycopg2.Error as error:
+                if not (isinstance(error, psycopg2.OperationalError) or _hung_up(conn)):
+                    raise  # the server refused the commit, and said why
                 # The COMMIT may or may not have reached the server: never re-run the unit.
                 logger.warning("lost the database while committing: %s", str(error).strip())
                 raise DatabaseUnavailable(
@@ -357,7 +363,8 @@ class Database:
 
 
 def _hung_up(conn: Connection) -> bool:
-    """An idle connection has nothing to read unless its server is closing it (or is gone)."""
+    """A connection between queries has nothing to read unless its server is closing it (or
+    is gone)."""
     if conn.closed:
         return True
     readable, _, _ = select.select([conn], [], [], 0)

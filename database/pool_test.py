@@ -420,3 +420,20 @@ async def test_a_write_statement_whose_connection_dies_while_it_runs_is_unknown_
 
     with pytest.raises(DatabaseUnavailable, match="whether the change was saved is unknown"):
         await db.write_statement(killed_midway)
+
+
+async def test_connections_of_a_crashed_server_are_discarded_and_the_unit_run_again(
+    stoppable_postgres, open_database
+):
+    """A server that vanishes at once leaves psycopg2 raising a plain DatabaseError on a
+    connection it still thinks open: it must be found dead all the same, not answered 500."""
+    db = open_database(min_connections=2, max_connections=2)
+    together = threading.Barrier(2, timeout=DEADLINE_S)
+    await asyncio.gather(*(db.read(lambda conn: together.wait()) for _ in range(2)))  # both open
+
+    stoppable_postgres.crash()
+    stoppable_postgres.start_again()
+
+    assert await db.read(count_rows) == 0
+    await db.write(lambda conn: insert_application(conn, "a"))
+    assert await db.read(count_rows) == 1

@@ -49,6 +49,7 @@ from services.change_notifier import ChangeNotifier
 from services.configurations import ConfigurationService
 from services.health import HealthService
 from services.keyring import KeyRing
+from services.schemas import SchemaService
 from services.watches import ConfigurationWatcher
 
 VERSION = "1.0.0"
@@ -123,12 +124,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         await listener.start()
         opened.push_async_callback(listener.close)
-        configurations = ConfigurationService(db, cache)
+        schemas = SchemaService(db)
+        configurations = ConfigurationService(db, cache, schemas)
         app.state.applications = ApplicationService(db, cache)
         app.state.configurations = configurations
         app.state.health = HealthService(db)
         app.state.audit = AuditService(db)
         app.state.api_keys = api_keys
+        app.state.schemas = schemas
         app.state.feed = feed
         app.state.watcher = ConfigurationWatcher(configurations, feed)
         gauges = asyncio.get_running_loop().create_task(_publish_gauges(db))

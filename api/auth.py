@@ -29,6 +29,9 @@ from services.rate_limits import Decision, RateLimiter, TokenBucket
 PRINCIPAL = "config_service.principal"
 API_PREFIX = "/api/v1"
 KEYS_PREFIX = "/api/v1/api-keys"
+SCHEMAS_PREFIX = "/api/v1/schemas"
+# A dry run (POST .../validate) writes nothing: reading is enough.
+_DRY_RUN_SUFFIX = "/validate"
 # One token of visible ASCII (RFC 6750's b64token, and what else operators choose for an
 # ADMIN_API_KEY), bounded: anything else is no key of ours, and is refused unread.
 _BEARER = re.compile(rb"(?i:bearer) +([\x21-\x7e]{1,512}) *")
@@ -54,7 +57,15 @@ def caller_of(scope: Scope) -> Principal:
 def required_scope(method: str, path: str) -> KeyScope:
     if path == KEYS_PREFIX or path.startswith(KEYS_PREFIX + "/"):
         return "admin"
-    return "read" if method in _READS else "write"
+    if method in _READS or (method == "POST" and path.endswith(_DRY_RUN_SUFFIX)):
+        return "read"
+    return "write"
+
+
+def changes_schemas(method: str, path: str) -> bool:
+    """Schemas belong to no application: changing one takes a key that reaches them all."""
+    under = path == SCHEMAS_PREFIX or path.startswith(SCHEMAS_PREFIX + "/")
+    return under and required_scope(method, path) != "read"
 
 
 def anonymous(settings: Settings) -> Principal | None:
@@ -202,6 +213,8 @@ class AuthMiddleware:
             return f"The key {principal.name!r} does not have the {needed!r} scope this request needs"
         if self._creates_application(scope) and principal.reach is not None:
             return "A key restricted to some applications cannot create applications"
+        if changes_schemas(scope["method"], scope["path"]) and principal.reach is not None:
+            return "A key restricted to some applications cannot change schemas, which all applications share"
         return None
 
     def _guarded(self, path: str) -> bool:

@@ -20,6 +20,7 @@ from services.audit import AuditService
 from services.change_feed import ChangeFeed
 from services.configurations import ConfigurationService
 from services.health import HealthService
+from services.schemas import SchemaService
 
 
 def from_state(name: str) -> Any:
@@ -53,6 +54,7 @@ Configurations = Annotated[ConfigurationService, from_state("configurations")]
 Health = Annotated[HealthService, from_state("health")]
 Audit = Annotated[AuditService, from_state("audit")]
 ApiKeys = Annotated[ApiKeyService, from_state("api_keys")]
+Schemas = Annotated[SchemaService, from_state("schemas")]
 Feed = Annotated[ChangeFeed, from_state("feed")]
 AppSettings = Annotated[Settings, from_state("settings")]
 # Who is changing something, and from where: recorded in the audit log.

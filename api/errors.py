@@ -19,8 +19,19 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from database.errors import DatabaseUnavailable
-from models.errors import Conflict, DomainError, InvalidChange, NotFound, PreconditionFailed
+from models.errors import (
+    BreakingSchemaVersion,
+    Conflict,
+    DomainError,
+    InvalidChange,
+    InvalidSchema,
+    NotFound,
+    PreconditionFailed,
+    SchemaInUse,
+    SchemaValidationFailed,
+)
 from models.preconditions import etag
+from models.schemas import SchemaError
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:config-service:problem:"
@@ -58,14 +69,23 @@ def status_phrase(status: int) -> str:
     return "Content Too Large" if status == 413 else HTTPStatus(status).phrase
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` entries for the problems an operation can answer with.
+class SchemaProblem(Problem):
+    """A document refused by a JSON Schema (schema-validation), or a schema that is not one
+    (invalid-schema): each error by JSON Pointer."""
+
+    errors: list[SchemaError]
+
+
+def problem_responses(*statuses: int, schema_errors: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for the problems an operation can answer with; with
+    `schema_errors`, its 400 may also be a SchemaProblem.
 
     FastAPI files the model under application/json; api/schema.py moves it to problem+json.
     """
+    invalid = ValidationProblem | SchemaProblem if schema_errors else ValidationProblem
     return {
         status: {
-            "model": ValidationProblem if status == 400 else Problem,
+            "model": invalid if status == 400 else Problem,
             "description": status_phrase(status),
         }
         for status in statuses
@@ -230,10 +250,37 @@ def _invalid(errors: list[FieldError]) -> JSONResponse:
     )
 
 
+# A document checked against a JSON Schema: each error by JSON Pointer (services/json_schemas.py).
+async def _schema_validation_failed(request: Request, error: SchemaValidationFailed) -> JSONResponse:
+    return problem(
+        400,
+        "schema-validation",
+        error.detail,
+        schema={"name": error.schema, "version": error.version},
+        errors=error.errors,
+    )
+
+
+async def _invalid_schema(request: Request, error: InvalidSchema) -> JSONResponse:
+    return problem(400, "invalid-schema", error.detail, errors=error.errors)
+
+
+async def _breaking_schema_version(request: Request, error: BreakingSchemaVersion) -> JSONResponse:
+    return problem(409, "breaking-schema-version", error.detail, breaking=error.breaking)
+
+
+async def _schema_in_use(request: Request, error: SchemaInUse) -> JSONResponse:
+    return problem(409, "schema-in-use", error.detail, configurations=error.configurations)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(PreconditionFailed, _precondition_failed)
     app.add_exception_handler(InvalidChange, _invalid_change)
+    app.add_exception_handler(SchemaValidationFailed, _schema_validation_failed)
+    app.add_exception_handler(InvalidSchema, _invalid_schema)
+    app.add_exception_handler(BreakingSchemaVersion, _breaking_schema_version)
+    app.add_exception_handler(SchemaInUse, _schema_in_use)
     app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

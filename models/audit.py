@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-EntityType = Literal["application", "configuration", "api_key"]
+EntityType = Literal["application", "configuration", "api_key", "schema"]
 Action = Literal[
     "application.created",
     "application.updated",
@@ -16,6 +16,9 @@ Action = Literal[
     "configuration.deleted",
     "api_key.created",
     "api_key.revoked",
+    "schema.created",
+    "schema.versioned",
+    "schema.deleted",
 ]
 
 

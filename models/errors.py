@@ -2,6 +2,9 @@
 
 import json
 
+# The most errors one answer lists, of a document checked against a JSON Schema.
+MAX_ERRORS = 100
+
 
 def quoted(value: object) -> str:
     """A value named in an error, quoted the one way every error does: as JSON writes a
@@ -74,3 +77,65 @@ class ApiKeyNotFound(NotFound):
 class ApiKeyNameTaken(Conflict):
     def __init__(self, name: str) -> None:
         super().__init__(f"An API key named {quoted(name)} already exists")
+
+
+class SchemaNotFound(NotFound):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Schema {quoted(name)} does not exist")
+
+
+class SchemaVersionNotFound(NotFound):
+    def __init__(self, name: str, version: object) -> None:
+        named = version if isinstance(version, int) else quoted(version)
+        super().__init__(f"Schema {quoted(name)} has no version {named}")
+
+
+class SchemaNameTaken(Conflict):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"A schema named {quoted(name)} already exists")
+
+
+class SchemaInUse(Conflict):
+    """The schema still binds configurations: each is named, {id, application_id, name}."""
+
+    def __init__(self, name: str, configurations: list[dict]) -> None:
+        listed = ", ".join(quoted(c["name"]) for c in configurations[:10])
+        more = f" and {len(configurations) - 10} more" if len(configurations) > 10 else ""
+        super().__init__(
+            f"Schema {quoted(name)} is bound to {len(configurations)} configuration(s): {listed}{more}; "
+            "unbind them first"
+        )
+        self.configurations = configurations
+
+
+class InvalidSchema(DomainError):
+    """A schema that is not valid JSON Schema 2020-12, or refers outside itself."""
+
+    def __init__(self, errors: list[dict]) -> None:
+        super().__init__("The schema is not valid JSON Schema 2020-12: " + errors[0]["message"])
+        self.errors = errors
+
+
+class SchemaValidationFailed(DomainError):
+    """A configuration that its schema refuses; nothing was written."""
+
+    def __init__(self, schema: str, version: int, errors: list[dict]) -> None:
+        # The list stops at MAX_ERRORS (services/json_schemas.py): a full list may be longer.
+        counted = f"{len(errors)} error(s)" if len(errors) < MAX_ERRORS else f"the first {MAX_ERRORS} errors"
+        super().__init__(
+            f"The configuration does not match schema {quoted(schema)} version {version}: {counted} listed"
+        )
+        self.schema = schema
+        self.version = version
+        self.errors = errors
+
+
+class BreakingSchemaVersion(Conflict):
+    """A new schema version that configurations following the latest would not pass."""
+
+    def __init__(self, name: str, breaking: list[dict]) -> None:
+        super().__init__(
+            f"The new version of schema {quoted(name)} would invalidate {len(breaking)} configuration(s) "
+            "that follow its latest version; nothing was written"
+        )
+        self.breaking = breaking

@@ -100,8 +100,9 @@ def _json_problem(root: Any, root_path: str) -> tuple[str, str] | None:
     return None
 
 
-def storable_json(value: dict[str, Any]) -> dict[str, Any]:
-    found = _json_problem(value, "config")
+def storable_json(value: dict[str, Any], root: str = "config") -> dict[str, Any]:
+    """`value`, if PostgreSQL can store it; else an error naming where, under `root`."""
+    found = _json_problem(value, root)
     if found:
         path, problem = found
         raise PydanticCustomError("unstorable_json", "{problem}", {"path": path, "problem": problem})
@@ -158,15 +159,15 @@ def _name_rules(value: str) -> str:
     return value
 
 
-def name_pattern() -> str:
+def name_pattern(also_refused: str = "") -> str:
     """The name rules below as a JSON Schema pattern, for the OpenAPI document (and the
-    fuzzing that reads it)."""
-    unseen, space = _character_class(_UNSEEN_RANGES), _character_class(_SPACE_RANGES)
+    fuzzing that reads it); a kind of name may refuse more characters (`also_refused`)."""
+    unseen, space = _character_class(_UNSEEN_RANGES) + also_refused, _character_class(_SPACE_RANGES)
     return f"^[^{space}{unseen}]([^{unseen}]*[^{space}{unseen}])?$"
 
 
 @dataclass(frozen=True)
-class _Documented:
+class Documented:
     """Adds a `pattern`, given by a function, to a type's JSON Schema."""
 
     pattern: Callable[[], str]
@@ -188,7 +189,7 @@ Name = Annotated[
     BeforeValidator(_nfc),
     AfterValidator(storable_text),
     AfterValidator(_name_rules),
-    _Documented(name_pattern),
+    Documented(name_pattern),
 ]
 # Text compared with stored text, as in a filter: what could not be stored cannot match, but
 # PostgreSQL refuses a NUL even in a comparison. Normalised as names are, so a lookup finds one.
@@ -197,10 +198,10 @@ SearchText = Annotated[
     StringConstraints(max_length=256),
     BeforeValidator(_nfc),
     AfterValidator(storable_text),
-    _Documented(_storable_pattern),
+    Documented(_storable_pattern),
 ]
 Comments = Annotated[
-    str, StringConstraints(max_length=1024), AfterValidator(storable_text), _Documented(_storable_pattern)
+    str, StringConstraints(max_length=1024), AfterValidator(storable_text), Documented(_storable_pattern)
 ]
 # Any JSON, as storable_json admits it: no NUL in a string or a key (the depth limit is left
 # unsaid). The OpenAPI document holds it as a component (api/schema.py), for it refers to itself.
@@ -258,5 +259,5 @@ Timestamp = Annotated[
     datetime,
     BeforeValidator(_written_as_a_date),
     AfterValidator(_storable_offset),
-    _Documented(_offset_pattern),
+    Documented(_offset_pattern),
 ]

@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from models.configurations import Bound, BoundSchema
 from models.fields import Comments
 from models.paging import MAX_VERSION
 from models.requests import RequestModel
@@ -11,16 +12,17 @@ from models.requests import RequestModel
 Change = Literal["created", "updated", "patched", "rolled_back"]
 
 
-class Revision(BaseModel):
+class Revision(Bound):
     """One immutable version of a configuration."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True, serialize_by_alias=True)
 
     configuration_id: str
     version: int
     name: str
     comments: str | None
     config: dict[str, Any]
+    binding: BoundSchema | None = Field(None, alias="schema")
     created_at: datetime
     actor: str
     change: Change

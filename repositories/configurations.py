@@ -7,7 +7,9 @@ from models.paging import PageRequest
 from repositories import audit
 from repositories.sql import constraint_errors, fetch_all, fetch_one, jsonb, reach_param
 
-_COLUMNS = "id, application_id, name, comments, config, version, created_at, updated_at"
+_COLUMNS = (
+    "id, application_id, name, comments, config, schema_name, schema_version, version, created_at, updated_at"
+)
 _NAMES = [name.strip() for name in _COLUMNS.split(",")]
 
 _GET = f"SELECT {_COLUMNS} FROM configurations WHERE id = %(id)s"
@@ -39,6 +41,8 @@ def _image(row: str) -> str:
     return f"""jsonb_build_object(
         'id', {row}.id, 'application_id', {row}.application_id, 'name', {row}.name,
         'comments', {row}.comments, 'config', {row}.config, 'version', {row}.version,
+        'schema', CASE WHEN {row}.schema_name IS NULL THEN NULL ELSE
+                  jsonb_build_object('name', {row}.schema_name, 'version', {row}.schema_version) END,
         'created_at', {_moment(row + ".created_at")}, 'updated_at', {_moment(row + ".updated_at")})"""
 
 
@@ -47,8 +51,9 @@ def _image(row: str) -> str:
 _RECORD_REVISION = """
 revision AS (
     INSERT INTO configuration_revisions
-        (configuration_id, version, name, comments, config, created_at, actor, change, rolled_back_from, note)
-    SELECT id, version, name, comments, config, updated_at,
+        (configuration_id, version, name, comments, config, schema_name, schema_version, created_at, actor,
+         change, rolled_back_from, note)
+    SELECT id, version, name, comments, config, schema_name, schema_version, updated_at,
            %(actor)s, %(change)s, %(rolled_back_from)s, %(note)s
     FROM written
 )
@@ -56,8 +61,9 @@ revision AS (
 
 _INSERT = f"""
 WITH written AS (
-    INSERT INTO configurations (id, application_id, name, comments, config)
-    VALUES (%(id)s, %(application_id)s, %(name)s, %(comments)s, %(config)s)
+    INSERT INTO configurations (id, application_id, name, comments, config, schema_name, schema_version)
+    VALUES (%(id)s, %(application_id)s, %(name)s, %(comments)s, %(config)s,
+            %(schema_name)s, %(schema_version)s)
     RETURNING {_COLUMNS}
 ), {_RECORD_REVISION}, event AS (
     {audit.INSERT_EVENT}
@@ -78,8 +84,10 @@ _CURRENT = f"""WITH current AS (
 # works out what the configuration becomes, and writes it with its revision and its event.
 # It writes only when something differs (jsonb equality: 1 and 1.0 are equal, 1 and true are
 # not), so a change that changes nothing makes no version, revision or event; unless it must
-# be recorded whatever it does (a rollback: an operator's deliberate act). Which check failed,
-# if one did, the caller tells from the row it returns (see `change`).
+# be recorded whatever it does (a rollback: an operator's deliberate act). A configuration that
+# is (or becomes) bound to a schema is written only once the caller has validated what it
+# becomes (`validated`): else it returns `needs_validation`, and writes nothing. Which check
+# failed, if one did, the caller tells from the row it returns (see `change`).
 _CHANGE = f"""
 {_CURRENT}, restored AS (
     SELECT name, comments, config FROM configuration_revisions
@@ -91,7 +99,10 @@ _CHANGE = f"""
            CASE WHEN %(rolled_back_from)s::integer IS NOT NULL THEN restored.comments
                 WHEN %(set_comments)s THEN %(comments)s ELSE current.comments END AS comments,
            CASE WHEN %(rolled_back_from)s::integer IS NOT NULL THEN restored.config
-                WHEN %(set_config)s THEN %(config)s::jsonb ELSE current.config END AS config
+                WHEN %(set_config)s THEN %(config)s::jsonb ELSE current.config END AS config,
+           CASE WHEN %(set_binding)s THEN %(schema_name)s ELSE current.schema_name END AS schema_name,
+           CASE WHEN %(set_binding)s THEN %(schema_version)s::integer ELSE current.schema_version END
+               AS schema_version
     FROM current LEFT JOIN restored ON true
     WHERE (%(if_match)s::integer[] IS NULL OR current.version = ANY(%(if_match)s))
       AND (%(based_on)s::integer IS NULL OR current.version = %(based_on)s)
@@ -99,11 +110,15 @@ _CHANGE = f"""
 ), written AS (
     UPDATE configurations AS target
     SET name = wanted.name, comments = wanted.comments, config = wanted.config,
+        schema_name = wanted.schema_name, schema_version = wanted.schema_version,
         version = target.version + 1, updated_at = now()
     FROM wanted
     WHERE target.id = wanted.id
-      AND (%(always)s OR (target.name, target.comments, target.config)
-                         IS DISTINCT FROM (wanted.name, wanted.comments, wanted.config))
+      AND (%(validated)s OR wanted.schema_name IS NULL)
+      AND (%(always)s
+           OR (target.name, target.comments, target.config, target.schema_name, target.schema_version)
+              IS DISTINCT FROM
+              (wanted.name, wanted.comments, wanted.config, wanted.schema_name, wanted.schema_version))
     RETURNING {", ".join(f"target.{name}" for name in _NAMES)}
 ), {_RECORD_REVISION}, event AS (
     {audit.INSERT_EVENT}
@@ -122,8 +137,9 @@ SELECT {
     ", ".join(f"CASE WHEN written.id IS NULL THEN current.{c} ELSE written.{c} END AS {c}" for c in _NAMES)
 },
        written.id IS NOT NULL AS written, current.version AS current_version,
-       restored.name IS NOT NULL AS restorable
-FROM current LEFT JOIN written ON true LEFT JOIN restored ON true
+       restored.name IS NOT NULL AS restorable,
+       wanted.schema_name IS NOT NULL AND NOT %(validated)s AS needs_validation
+FROM current LEFT JOIN written ON true LEFT JOIN restored ON true LEFT JOIN wanted ON true
 """
 
 # Deletes it, with its event, in one statement, if in reach and If-Match holds.
@@ -151,6 +167,11 @@ FROM current LEFT JOIN written ON true
 """
 
 _LIST_ALL_OF_APPLICATION = f"SELECT {_COLUMNS} FROM configurations WHERE application_id = %(id)s ORDER BY id"
+
+
+def _binding_params(binding: dict | None) -> dict:
+    binding = binding or {}
+    return {"schema_name": binding.get("name"), "schema_version": binding.get("version")}
 
 
 def _revision(actor: str, change: str, rolled_back_from: int | None = None, note: str | None = None) -> dict:
@@ -183,8 +204,10 @@ def insert(
     name: str,
     comments: str | None,
     config: dict,
+    binding: dict | None = None,
 ) -> dict:
-    """Create the configuration at version 1, with its first revision and its event."""
+    """Create the configuration at version 1, with its first revision and its event; bound
+    to a schema (`binding`: {name, version}), only once what it holds passes it."""
     errors = constraint_errors(
         {
             "configurations_application_id_name_key": lambda: ConfigurationNameTaken(name),
@@ -197,6 +220,7 @@ def insert(
         "name": name,
         "comments": comments,
         "config": jsonb(config),
+        **_binding_params(binding),
         **_revision(context.actor, "created"),
         **audit.params(
             context,
@@ -223,16 +247,21 @@ def change(
     based_on: int | None = None,
     rolled_back_from: int | None = None,
     note: str | None = None,
+    validated: bool = False,
 ) -> dict | None:
     """Change the configuration, if in the caller's reach (`context.reach`) and at a version
-    `if_match` names (None: any): set the `fields` given (name, comments, config), or restore
+    `if_match` names (None: any): set the `fields` given (name, comments, config, binding), or restore
     those of version `rolled_back_from` (always recorded, even if nothing differs); with
     `based_on`, only if still at that version. Written at its next version with a revision
     and an event, in one statement.
 
+    A configuration bound to a schema after the change is written only if `validated` (what it
+    becomes has passed the schema, under its lock: see repositories/schemas.py).
+
     Returns None if there is no such configuration in reach; else the configuration as it now
-    is, with `written` (whether it changed), and, when it did not, `current_version` and
-    `restorable` (whether version `rolled_back_from` exists) to tell why."""
+    is, with `written` (whether it changed), and, when it did not, `current_version`,
+    `restorable` (whether version `rolled_back_from` exists) and `needs_validation` to tell
+    why."""
     fields = fields or {}
     name = fields.get("name")
     params = {
@@ -246,6 +275,9 @@ def change(
         "comments": fields.get("comments"),
         "set_config": "config" in fields,
         "config": jsonb(fields.get("config")),
+        "set_binding": "binding" in fields,
+        **_binding_params(fields.get("binding")),
+        "validated": validated,
         "always": rolled_back_from is not None,
         **_revision(context.actor, change, rolled_back_from, note),
         **audit.params(

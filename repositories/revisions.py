@@ -6,9 +6,8 @@ from psycopg2.extensions import connection as Connection
 from models.paging import PageRequest
 from repositories.sql import fetch_all, fetch_one
 
-_COLUMNS = (
-    "configuration_id, version, name, comments, config, created_at, actor, change, rolled_back_from, note"
-)
+_COLUMNS = """configuration_id, version, name, comments, config, schema_name, schema_version, created_at,
+    actor, change, rolled_back_from, note"""
 
 _GET = f"""
 SELECT {_COLUMNS} FROM configuration_revisions WHERE configuration_id = %(id)s AND version = %(version)s

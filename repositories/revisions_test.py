@@ -45,6 +45,8 @@ def test_creating_a_configuration_records_its_first_revision(conn, configuration
         "name": "db",
         "comments": "c",
         "config": {"n": 1},
+        "schema_name": None,
+        "schema_version": None,
         "created_at": configuration["updated_at"],
         "actor": "alice",
         "change": "created",

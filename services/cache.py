@@ -158,7 +158,7 @@ class RepresentationCache:
             self.drop_application(change.application_id)
         elif change.entity_type == "configuration":  # its application's configuration_ids change too
             self.drop(("configuration", change.entity_id), ("application", change.application_id))
-        else:
+        elif change.entity_type == "application":
             self.drop(("application", change.entity_id))
 
     def suspend(self) -> None:

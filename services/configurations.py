@@ -9,7 +9,13 @@ from database.pool import Database
 from models import exact_json
 from models.api_keys import Reach, within
 from models.audit import AuditContext
-from models.configurations import Configuration, ConfigurationCreate, ConfigurationState, ConfigurationUpdate
+from models.configurations import (
+    Configuration,
+    ConfigurationCreate,
+    ConfigurationState,
+    ConfigurationUpdate,
+    binding_of,
+)
 from models.errors import (
     ApplicationNotFound,
     ConfigurationNotFound,
@@ -20,10 +26,15 @@ from models.ids import new_id
 from models.paging import Page, PageRequest
 from models.preconditions import VersionCondition, etag, require_match
 from models.revisions import Diff, Revision
+from models.schemas import ValidationResult
 from repositories import applications, configurations, revisions
 from services.cache import Representation, RepresentationCache
 from services.ids import existing_id
 from services.merge_patch import merge_patch
+from services.schemas import SchemaService
+
+# Configurations remembered as bound to a schema, at most (see _note_binding).
+BOUND_REMEMBERED = 10_000
 
 # What a change wants the configuration to become, given what it is now.
 Target = Callable[[Connection, dict], dict]
@@ -45,19 +56,28 @@ def render(configuration: Configuration) -> Representation:
 
 
 class ConfigurationService:
-    def __init__(self, db: Database, cache: RepresentationCache | None = None) -> None:
+    def __init__(
+        self, db: Database, cache: RepresentationCache | None = None, schemas: SchemaService | None = None
+    ) -> None:
         self._db = db
         self._cache = cache if cache is not None else RepresentationCache(capacity=0)
+        self._schemas = schemas if schemas is not None else SchemaService(db)
+        self._bound: set[str] = set()  # see _note_binding
 
     async def create(self, request: ConfigurationCreate, context: AuditContext) -> Configuration:
         if not within(context.reach, request.application_id):
             raise ApplicationNotFound(request.application_id)
 
+        fields = request.model_dump()
+
         def create(conn: Connection) -> Configuration:
-            row = configurations.insert(conn, context, id=new_id(), event_id=new_id(), **request.model_dump())
+            self._schemas.require_valid(conn, fields["binding"], fields["config"])
+            row = configurations.insert(conn, context, id=new_id(), event_id=new_id(), **fields)
             return Configuration.model_validate(row)
 
-        created = await self._db.write_statement(create)
+        # Bound, it is validated under the schema's lock: a transaction; else one statement.
+        created = await (self._db.write if fields["binding"] else self._db.write_statement)(create)
+        self._note_binding(created)
         self._cache.drop(("application", created.application_id))  # its configuration_ids changed
         return created
 
@@ -134,19 +154,15 @@ class ConfigurationService:
         """Apply an RFC 7396 merge patch to {name, comments, config}; the result must be valid.
 
         The patch is applied here, to the configuration as locked, and written by the same
-        statement as any other change: a transaction of three statements, not one."""
+        statement as any other change: a transaction of three statements, not one (and two
+        more when it is bound to a schema)."""
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
         def apply(conn: Connection) -> Configuration:
-            current = configurations.get(conn, configuration_id, for_update=True)
-            if current is None or not within(context.reach, current["application_id"]):
-                raise ConfigurationNotFound(configuration_id)
+            current = self._current(conn, configuration_id, context.reach, lock=True)
             require_match(if_match, current["version"], "configuration")
-            document = {key: current[key] for key in ConfigurationState.model_fields}
-            try:
-                wanted = ConfigurationState.model_validate(merge_patch(document, patch)).model_dump()
-            except ValidationError as error:
-                raise InvalidChange(error.errors(include_input=False, include_url=False)) from None
+            wanted = _patched(current, patch)
+            self._schemas.require_valid(conn, wanted["binding"], wanted["config"])
             row = configurations.change(
                 conn,
                 configuration_id,
@@ -156,10 +172,12 @@ class ConfigurationService:
                 if_match=None,
                 fields=wanted,
                 based_on=current["version"],
+                validated=True,
             )
             return _changed(configuration_id, row, if_match)
 
         changed = await self._db.write(apply)
+        self._note_binding(changed)
         self._cache.drop(("configuration", configuration_id))
         return changed
 
@@ -283,7 +301,7 @@ class ConfigurationService:
         except a rollback, which is always recorded, with its note.
         """
 
-        def apply(conn: Connection) -> Configuration:
+        def apply(conn: Connection) -> Configuration | None:
             row = configurations.change(
                 conn,
                 configuration_id,
@@ -295,11 +313,127 @@ class ConfigurationService:
                 rolled_back_from=rolled_back_from,
                 note=note,
             )
+            if row is not None and row["needs_validation"]:
+                return None
             return _changed(configuration_id, row, if_match, rolled_back_from)
 
-        changed = await self._db.write_statement(apply)
+        def validated(conn: Connection) -> Configuration:
+            return self._change_validated(
+                conn, configuration_id, context, if_match, change, fields or {}, rolled_back_from, note
+            )
+
+        if configuration_id in self._bound:  # it must be validated: no statement that would not write
+            changed = await self._db.write(validated)
+        else:
+            changed = await self._db.write_statement(apply)
+            if changed is None:  # bound to a schema: validated and written in a transaction
+                changed = await self._db.write(validated)
+        self._note_binding(changed)
         self._cache.drop(("configuration", configuration_id))
         return changed
+
+    def _note_binding(self, configuration: Configuration) -> None:
+        """Remember which configurations were bound when last written here: a hint only (the
+        statement still refuses to write a bound one unvalidated), which spares their next
+        write a statement that would write nothing."""
+        if configuration.binding is None:
+            self._bound.discard(configuration.id)
+            return
+        if len(self._bound) >= BOUND_REMEMBERED:
+            self._bound.clear()
+        self._bound.add(configuration.id)
+
+    def _change_validated(
+        self,
+        conn: Connection,
+        configuration_id: str,
+        context: AuditContext,
+        if_match: VersionCondition | None,
+        change: str,
+        fields: dict,
+        rolled_back_from: int | None,
+        note: str | None,
+    ) -> Configuration:
+        """The change of a bound configuration: what it becomes must pass the schema, which
+        stays at its version until the change commits."""
+        current = self._current(conn, configuration_id, context.reach, lock=True)
+        require_match(if_match, current["version"], "configuration")
+        wanted = _target(conn, current, fields, rolled_back_from)
+        self._schemas.require_valid(conn, wanted["binding"], wanted["config"])
+        row = configurations.change(
+            conn,
+            configuration_id,
+            context,
+            event_id=new_id(),
+            change=change,
+            if_match=None,
+            fields=fields,
+            based_on=current["version"],
+            rolled_back_from=rolled_back_from,
+            note=note,
+            validated=True,
+        )
+        return _changed(configuration_id, row, if_match, rolled_back_from)
+
+    async def check(
+        self,
+        configuration_id: str,
+        context: AuditContext,
+        *,
+        fields: dict | None = None,
+        patch: dict[str, Any] | None = None,
+    ) -> ValidationResult:
+        """Whether a PUT of `fields`, or a merge `patch`, would pass the configuration's
+        schema (as it would be bound after it): a dry run, which writes nothing."""
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+
+        def check(conn: Connection) -> list[dict]:
+            current = self._current(conn, configuration_id, context.reach)
+            wanted = (
+                _patched(current, patch) if patch is not None else _target(conn, current, fields or {}, None)
+            )
+            if wanted["binding"] is None:
+                return []
+            binding = wanted["binding"]
+            return self._schemas.errors_against(
+                conn, binding["name"], binding.get("version"), wanted["config"]
+            )[1]
+
+        errors = await self._db.read(check)
+        return ValidationResult(valid=not errors, errors=errors)
+
+    @staticmethod
+    def _current(conn: Connection, configuration_id: str, reach: Reach, *, lock: bool = False) -> dict:
+        current = configurations.get(conn, configuration_id, for_update=lock)
+        if current is None or not within(reach, current["application_id"]):
+            raise ConfigurationNotFound(configuration_id)
+        return current
+
+
+def _patched(current: dict, patch: dict[str, Any]) -> dict:
+    """What a merge patch makes of the configuration: its fields, valid, or InvalidChange."""
+    document = {
+        "name": current["name"],
+        "comments": current["comments"],
+        "config": current["config"],
+        "schema": binding_of(current),
+    }
+    try:
+        return ConfigurationState.model_validate(merge_patch(document, patch)).model_dump()
+    except ValidationError as error:
+        raise InvalidChange(error.errors(include_input=False, include_url=False)) from None
+
+
+def _target(conn: Connection, current: dict, fields: dict, rolled_back_from: int | None) -> dict:
+    """The config and binding a change leaves: a rollback restores the config of a version
+    and keeps the binding (a schema guards what is stored, whichever version it came from)."""
+    binding = fields["binding"] if "binding" in fields else binding_of(current)
+    if rolled_back_from is None:
+        return {"config": fields.get("config", current["config"]), "binding": binding}
+    restored = revisions.get(conn, current["id"], rolled_back_from)
+    if restored is None:
+        raise RevisionNotFound(current["id"], rolled_back_from)
+    return {"config": restored["config"], "binding": binding}
 
 
 def _versions(if_match: VersionCondition | None) -> list[int] | None:

@@ -2,6 +2,9 @@ import random
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 
 from api.auth import caller_of
 from api.conditional import IfMatch, if_none_match_of, not_modified, representation_response, set_etag
@@ -9,21 +12,22 @@ from api.deps import Caller, Changer, Configurations
 from api.disconnects import ended_by_disconnect
 from api.errors import problem_responses
 from api.exact_numbers import ExactNumbersRoute
-from api.merge_patch import MERGE_PATCH_OPENAPI, merge_patch_body
+from api.merge_patch import MERGE_PATCH_JSON, MERGE_PATCH_OPENAPI, json_body, merge_patch_body
 from api.paging import PageParams, VersionPageParams, link_next
 from api.query import described, header_parameter, optional_number, query_parameter
-from models.configurations import Configuration, ConfigurationCreate, ConfigurationState, ConfigurationUpdate
+from models.configurations import STATE_MEMBERS, Configuration, ConfigurationCreate, ConfigurationUpdate
 from models.errors import RevisionNotFound
 from models.fields import SearchText
 from models.ids import Ulid
 from models.paging import MAX_VERSION
 from models.preconditions import CONDITION_PATTERN, VersionCondition
 from models.revisions import Diff, Revision, RollbackRequest
+from models.schemas import ValidationResult
 
 router = APIRouter(prefix="/configurations", tags=["configurations"], route_class=ExactNumbersRoute)
 
 
-@router.post("", status_code=201, responses=problem_responses(400, 404, 409, 413, 503))
+@router.post("", status_code=201, responses=problem_responses(400, 404, 409, 413, 503, schema_errors=True))
 async def create_configuration(
     body: ConfigurationCreate,
     service: Configurations,
@@ -115,7 +119,9 @@ def _hold(wait_s: float, max_wait_s: float) -> float:
     return min(wait_s, max_wait_s) * random.uniform(0.9, 1.0)
 
 
-@router.put("/{configuration_id}", responses=problem_responses(400, 404, 409, 412, 413, 503))
+@router.put(
+    "/{configuration_id}", responses=problem_responses(400, 404, 409, 412, 413, 503, schema_errors=True)
+)
 async def update_configuration(
     configuration_id: str,
     body: ConfigurationUpdate,
@@ -132,7 +138,7 @@ async def update_configuration(
 @router.patch(
     "/{configuration_id}",
     openapi_extra=MERGE_PATCH_OPENAPI,
-    responses=problem_responses(400, 404, 409, 412, 413, 415, 503),
+    responses=problem_responses(400, 404, 409, 412, 413, 415, 503, schema_errors=True),
 )
 async def patch_configuration(
     configuration_id: str,
@@ -143,7 +149,7 @@ async def patch_configuration(
     response: Response,
 ) -> Configuration:
     """Change part of a configuration with an RFC 7396 JSON merge patch."""
-    patch = await merge_patch_body(request, ConfigurationState.model_fields)
+    patch = await merge_patch_body(request, STATE_MEMBERS)
     configuration = await service.patch(configuration_id, patch, changer, if_match)
     set_etag(response, configuration.version)
     return configuration
@@ -161,7 +167,9 @@ async def delete_configuration(
     await service.delete(configuration_id, changer, if_match)
 
 
-@router.post("/{configuration_id}/rollback", responses=problem_responses(400, 404, 409, 412, 503))
+@router.post(
+    "/{configuration_id}/rollback", responses=problem_responses(400, 404, 409, 412, 503, schema_errors=True)
+)
 async def rollback_configuration(
     configuration_id: str,
     body: RollbackRequest,
@@ -216,3 +224,45 @@ async def diff_configuration_versions(
 ) -> Diff:
     """An RFC 6902 JSON Patch turning one version's config into another's."""
     return await service.diff(configuration_id, from_version, to_version, caller.reach)
+
+
+_VALIDATE_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ConfigurationUpdate"}},
+            MERGE_PATCH_JSON: MERGE_PATCH_OPENAPI["requestBody"]["content"][MERGE_PATCH_JSON],
+        },
+    }
+}
+
+
+@router.post(
+    "/{configuration_id}/validate",
+    openapi_extra=_VALIDATE_OPENAPI,
+    responses=problem_responses(400, 404, 413, 415, 503),
+)
+async def validate_configuration_change(
+    configuration_id: str, request: Request, service: Configurations, changer: Changer
+) -> ValidationResult:
+    """Whether a change would pass the configuration's schema, and why not: the body of a PUT
+    (application/json) or of a merge PATCH (application/merge-patch+json). Writes nothing."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == MERGE_PATCH_JSON:
+        patch = await merge_patch_body(request, STATE_MEMBERS)
+        return await service.check(configuration_id, changer, patch=patch)
+    if media_type != "application/json":
+        raise HTTPException(
+            415, f"Send the body of a PUT (application/json) or of a PATCH ({MERGE_PATCH_JSON})"
+        )
+    update = await _put_body(request)
+    return await service.check(configuration_id, changer, fields=update.model_dump(exclude_unset=True))
+
+
+async def _put_body(request: Request) -> ConfigurationUpdate:
+    """The body as a PUT reads it: FastAPI reads only one kind of body per route."""
+    try:
+        return ConfigurationUpdate.model_validate(await json_body(request))
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None

@@ -110,6 +110,8 @@ class StreamAudience:
             return True  # not sent: it ends the stream
         if self.application_id is not None:
             return change.application_id == self.application_id
+        if change.entity_type == "schema":  # shared by all applications: for keys that reach them all
+            return self.caller.reach is None
         return self.caller.sees(change.application_id)
 
     def refuses(self, change: ChangeEvent | None, now: float) -> bool:

@@ -10,7 +10,7 @@ from database.errors import DatabaseUnavailable
 from main import create_app
 from models.api_keys import Principal
 from models.audit import AuditContext
-from models.changes import MAX_SEQ
+from models.changes import MAX_SEQ, ChangeEvent
 from services.audit import record
 from services.change_feed import ChangeFeed
 from services.followers import EVERYTHING, of_application, of_entity
@@ -261,3 +261,27 @@ async def test_a_database_failure_once_the_stream_is_open_ends_it_cleanly(databa
 def test_a_stream_is_woken_only_by_the_topics_of_what_it_wants(application_id, caller, topics):
     """Besides what it is sent, its own key's revocation, which ends it."""
     assert set(StreamAudience(application_id, caller).topics) == topics
+
+
+@pytest.mark.parametrize(
+    ("caller", "application_id", "wanted"),
+    [
+        (ADMIN, None, True),
+        (Principal(None, "everywhere", 1, None, 100), None, True),  # any key reads schemas
+        (Principal(None, "scoped", 2, frozenset({APP}), 100), None, False),
+        (ADMIN, APP, False),  # a stream of one application's changes
+    ],
+)
+def test_schema_changes_go_to_the_streams_of_every_change(caller, application_id, wanted):
+    change = ChangeEvent(
+        seq=1,
+        action="schema.versioned",
+        entity_type="schema",
+        entity_id=APP,
+        application_id=None,
+        name="database",
+        version=2,
+        occurred_at="2026-01-01T00:00:00Z",
+        actor="admin",
+    )
+    assert StreamAudience(application_id, caller).wants(change) is wanted

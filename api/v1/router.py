@@ -6,10 +6,17 @@ routers level by level, and with one more level a cached read spent half its tim
 
 from fastapi import FastAPI
 
-from api.v1 import api_keys, applications, audit, configurations, events
+from api.v1 import api_keys, applications, audit, configurations, events, schemas
 
 PREFIX = "/api/v1"
-ROUTERS = (configurations.router, applications.router, events.router, audit.router, api_keys.router)
+ROUTERS = (
+    configurations.router,
+    applications.router,
+    events.router,
+    schemas.router,
+    audit.router,
+    api_keys.router,
+)
 
 
 def include_api_v1(app: FastAPI) -> None:

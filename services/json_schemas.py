@@ -1,0 +1,157 @@
+"""JSON Schema 2020-12: checking a schema, compiling it once, and explaining a document's errors.
+
+jsonschema-rs does the work. On a 1 KB configuration against a schema of about 30 nested
+properties with patterns and formats, it validates in about 3 µs where the reference
+implementation (`jsonschema`) takes 300–650 µs on this machine (bench/validators.py measures
+both, in every `pipenv run bench`).
+
+A schema may refer only to itself (`#/$defs/...`). The service never fetches anything a
+schema names: a reference the document cannot resolve is refused when the schema is checked,
+by a retriever that fetches nothing, so no URL a client writes is ever requested (no SSRF).
+The 2020-12 metaschemas are built into the validator, and a reference to them resolves
+without a request.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+
+import jsonschema_rs
+
+from models.errors import MAX_ERRORS, InvalidSchema, quoted
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# An error's message repeats the value it is about; a large object is cut short.
+MAX_MESSAGE_LENGTH = 500
+COMPILED_SCHEMAS_KEPT = 1_000
+
+_METASCHEMA = jsonschema_rs.Draft202012Validator({"$ref": DIALECT}, offline=True)
+
+
+class _Refused(Exception):
+    """A reference to a document other than the schema itself."""
+
+
+def _fetch_nothing(uri: str) -> Any:
+    raise _Refused(uri)
+
+
+def json_pointer(path: Iterable[str | int]) -> str:
+    """RFC 6901: "" is the whole document, "/pool/max" a member of a member."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
+
+
+def _message(text: str) -> str:
+    first_line = text.split("\n", 1)[0]
+    if len(first_line) <= MAX_MESSAGE_LENGTH:
+        return first_line
+    return first_line[: MAX_MESSAGE_LENGTH - 1] + "…"
+
+
+def _explained(errors: Iterable[Any]) -> list[dict[str, str]]:
+    """Each error by where it is in the document, what it is, the keyword it broke and
+    where that keyword is in the schema; at most MAX_ERRORS."""
+    explained = []
+    for error in errors:
+        explained.append(
+            {
+                "path": json_pointer(error.instance_path),
+                "message": _message(error.message),
+                "keyword": error.kind.name,
+                "schema_path": json_pointer(error.schema_path),
+            }
+        )
+        if len(explained) == MAX_ERRORS:
+            break
+    return explained
+
+
+def compile_schema(document: dict[str, Any]) -> jsonschema_rs.Validator:
+    """The validator of a schema, or InvalidSchema with every reason it is not valid
+    JSON Schema 2020-12."""
+    declared = document.get("$schema", DIALECT)
+    if not isinstance(declared, str) or declared.rstrip("#") != DIALECT:
+        raise InvalidSchema(
+            [
+                {
+                    "path": "/$schema",
+                    "message": f"Only JSON Schema 2020-12 is supported: $schema must be {quoted(DIALECT)}",
+                    "keyword": "$schema",
+                    "schema_path": "",
+                }
+            ]
+        )
+    reasons = _explained(_METASCHEMA.iter_errors(document))
+    if reasons:
+        raise InvalidSchema(reasons)
+    try:
+        return jsonschema_rs.Draft202012Validator(document, validate_formats=True, retriever=_fetch_nothing)
+    except jsonschema_rs.ValidationError as error:
+        raise InvalidSchema([_compile_error(error)]) from None
+    except (jsonschema_rs.ReferencingError, ValueError) as error:  # whatever else it cannot compile
+        raise InvalidSchema([_reference_error(str(error))]) from None
+
+
+def _compile_error(error: Any) -> dict[str, str]:
+    message = str(error)
+    if "retrieving it failed" in message or "not present in a registry" in message:
+        return _reference_error(message)
+    return {
+        "path": json_pointer(error.instance_path),
+        "message": _message(error.message),
+        "keyword": error.kind.name,
+        "schema_path": json_pointer(error.schema_path),
+    }
+
+
+def _reference_error(message: str) -> dict[str, str]:
+    # "Resource 'http://...' is not present in a registry and retrieving it failed: ..."
+    named = message.split("'")[1] if message.count("'") >= 2 else None
+    if named is not None and "retriev" in message:
+        text = (
+            f"$ref {quoted(named)} is outside this schema: the service never fetches a schema; "
+            "put what it refers to under $defs and refer to it as #/$defs/..."
+        )
+        return {"path": "", "message": text, "keyword": "$ref", "schema_path": ""}
+    keyword = "$ref" if "Pointer" in message else ""  # a reference into the document, dangling
+    return {"path": "", "message": _message(message), "keyword": keyword, "schema_path": ""}
+
+
+def errors_of(validator: jsonschema_rs.Validator, document: Any) -> list[dict[str, str]]:
+    """Why `document` does not pass (empty if it does), at most MAX_ERRORS reasons."""
+    if validator.is_valid(document):
+        return []
+    return _explained(validator.iter_errors(document))
+
+
+class CompiledSchemas:
+    """Each schema version compiled once per process: versions never change, so an entry
+    never goes stale. Keyed by the schema's id, not its name: a schema deleted and made
+    again under the same name is another schema."""
+
+    def __init__(self, capacity: int = COMPILED_SCHEMAS_KEPT) -> None:
+        self._capacity = capacity
+        self._compiled: OrderedDict[tuple[str, int], jsonschema_rs.Validator] = OrderedDict()
+        self._lock = threading.Lock()  # used from the database's worker threads
+
+    def get(self, schema_id: str, version: int) -> jsonschema_rs.Validator | None:
+        with self._lock:
+            validator = self._compiled.get((schema_id, version))
+            if validator is not None:
+                self._compiled.move_to_end((schema_id, version))
+            return validator
+
+    def compile(self, schema_id: str, version: int, document: dict[str, Any]) -> jsonschema_rs.Validator:
+        found = self.get(schema_id, version)
+        if found is not None:
+            return found
+        validator = compile_schema(document)
+        with self._lock:
+            self._compiled[(schema_id, version)] = validator
+            if len(self._compiled) > self._capacity:
+                self._compiled.popitem(last=False)
+        return validator
+
+    def __len__(self) -> int:
+        return len(self._compiled)

@@ -1,0 +1,106 @@
+from decimal import Decimal
+
+import pytest
+
+from models.errors import InvalidSchema
+from services.json_schemas import (
+    DIALECT,
+    MAX_ERRORS,
+    MAX_MESSAGE_LENGTH,
+    CompiledSchemas,
+    compile_schema,
+    errors_of,
+    json_pointer,
+)
+
+
+def test_json_pointers_escape_tilde_and_slash():
+    assert json_pointer([]) == ""
+    assert json_pointer(["pool", "max"]) == "/pool/max"
+    assert json_pointer(["a/b", "c~d", 3]) == "/a~1b/c~0d/3"
+
+
+def test_the_metaschema_reports_every_reason():
+    with pytest.raises(InvalidSchema) as refused:
+        compile_schema({"type": "strnig", "minLength": -1, "required": "name"})
+    assert {e["path"] for e in refused.value.errors} == {"/type", "/minLength", "/required"}
+
+
+@pytest.mark.parametrize("dialect", [DIALECT, DIALECT + "#"])
+def test_the_2020_12_dialect_may_be_declared(dialect):
+    assert errors_of(compile_schema({"$schema": dialect, "type": "object"}), {}) == []
+
+
+@pytest.mark.parametrize("dialect", ["http://json-schema.org/draft-07/schema#", 7])
+def test_other_dialects_are_refused(dialect):
+    with pytest.raises(InvalidSchema) as refused:
+        compile_schema({"$schema": dialect})
+    assert refused.value.errors[0]["path"] == "/$schema"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$ref": "https://example.com/schema.json"},
+        {"$id": "https://example.com/root", "properties": {"a": {"$ref": "b.json"}}},
+        {"$defs": {"a": {"$ref": "file:///etc/passwd"}}, "$ref": "#/$defs/a"},
+    ],
+)
+def test_references_outside_the_document_are_refused(schema):
+    with pytest.raises(InvalidSchema) as refused:
+        compile_schema(schema)
+    assert refused.value.errors[0]["keyword"] == "$ref"
+    assert "outside this schema" in refused.value.errors[0]["message"]
+
+
+def test_a_member_named_ref_in_data_is_not_a_reference():
+    validator = compile_schema({"const": {"$ref": "https://example.com/x"}})
+    assert errors_of(validator, {"$ref": "https://example.com/x"}) == []
+
+
+def test_errors_name_the_value_and_the_keyword_by_json_pointer():
+    validator = compile_schema(
+        {
+            "properties": {
+                "servers": {"type": "array", "items": {"$ref": "#/$defs/server"}},
+                "owner": {"type": "string", "format": "email"},
+                "name": {"type": "string", "pattern": "^[a-z]+$"},
+            },
+            "$defs": {
+                "server": {"type": "object", "properties": {"port": {"type": "integer", "maximum": 9}}}
+            },
+        }
+    )
+
+    errors = errors_of(validator, {"servers": [{"port": 1}, {"port": 10}], "owner": "nobody", "name": "A"})
+
+    assert {(e["path"], e["keyword"], e["schema_path"]) for e in errors} == {
+        ("/servers/1/port", "maximum", "/$defs/server/properties/port/maximum"),
+        ("/owner", "format", "/properties/owner/format"),
+        ("/name", "pattern", "/properties/name/pattern"),
+    }
+
+
+def test_at_most_max_errors_are_listed_and_long_messages_are_cut():
+    validator = compile_schema({"additionalProperties": {"type": "integer"}})
+    errors = errors_of(validator, {f"k{i}": "x" * 2000 for i in range(MAX_ERRORS + 50)})
+    assert len(errors) == MAX_ERRORS
+    assert all(len(e["message"]) <= MAX_MESSAGE_LENGTH for e in errors)
+
+
+def test_exact_numbers_are_checked_as_numbers():
+    validator = compile_schema({"properties": {"n": {"type": "integer", "maximum": 5}}})
+    assert errors_of(validator, {"n": Decimal("3.0")}) == []
+    assert errors_of(validator, {"n": Decimal("1E+400")})[0]["keyword"] == "maximum"
+
+
+def test_compiled_schemas_are_kept_per_schema_and_version_within_capacity():
+    compiled = CompiledSchemas(capacity=2)
+    first = compiled.compile("A", 1, {"type": "object"})
+
+    assert compiled.compile("A", 1, {"this": "is not read again"}) is first
+    assert compiled.get("A", 2) is None
+    compiled.compile("A", 2, {})
+    compiled.compile("B", 1, {})
+    assert len(compiled) == 2
+    assert compiled.get("A", 1) is None  # the least recently used went

@@ -1,0 +1,221 @@
+"""Schemas: shared, versioned JSON Schemas that bound configurations must pass.
+
+A schema's lock orders everything that depends on which version is the latest: a write of a
+bound configuration shares it (it validates against the latest as it stands), a new version
+or a deletion takes it alone (it checks the configurations as they stand). So no
+configuration that follows the latest is ever left holding what the latest refuses.
+"""
+
+from typing import Any
+
+from psycopg2.extensions import connection as Connection
+
+from database.pool import Database
+from models.audit import AuditContext
+from models.errors import (
+    BreakingSchemaVersion,
+    SchemaInUse,
+    SchemaNotFound,
+    SchemaValidationFailed,
+    SchemaVersionNotFound,
+)
+from models.ids import new_id
+from models.paging import Page, PageRequest
+from models.schemas import (
+    BrokenConfiguration,
+    Compatibility,
+    Schema,
+    SchemaCreate,
+    SchemaVersion,
+    ValidationResult,
+)
+from repositories import schemas
+from services.audit import record
+from services.json_schemas import CompiledSchemas, compile_schema, errors_of
+
+# Why a document does not pass: services/json_schemas.py explains each error.
+Errors = list[dict]
+
+
+def _schema(row: dict) -> Schema:
+    return Schema.model_validate({**row, "version": row["latest_version"], "schema": row["schema"]})
+
+
+def _image(row: dict) -> dict:
+    """The schema as the API shows it, at the version just made: what the audit log keeps."""
+    return _schema(row).model_dump(mode="json")
+
+
+def _entity(row: dict) -> dict:
+    return {"entity_type": "schema", "entity_id": row["id"], "application_id": None}
+
+
+class SchemaService:
+    def __init__(self, db: Database, compiled: CompiledSchemas | None = None) -> None:
+        self._db = db
+        self._compiled = compiled if compiled is not None else CompiledSchemas()
+
+    async def create(self, request: SchemaCreate, context: AuditContext) -> Schema:
+        compile_schema(request.document)  # refused before anything is written
+
+        def create(conn: Connection) -> dict:
+            row = schemas.insert(
+                conn,
+                id=new_id(),
+                name=request.name,
+                description=request.description,
+                document=request.document,
+                actor=context.actor,
+            )
+            record(conn, context, "schema.created", **_entity(row), version=1, before=None, after=_image(row))
+            return row
+
+        return _schema(await self._db.write(create))
+
+    async def add_version(
+        self, name: str, document: dict[str, Any], context: AuditContext, *, dry_run: bool = False
+    ) -> Schema | Compatibility:
+        """Make `document` the next version, unless it would refuse a configuration that
+        follows the latest (BreakingSchemaVersion, naming them). A dry run writes nothing and
+        tells whether it would be refused, and why."""
+        validator = compile_schema(document)
+
+        def breaking(conn: Connection) -> list[BrokenConfiguration]:
+            found = []
+            for row in schemas.following_latest(conn, name):
+                errors = errors_of(validator, row["config"])
+                if errors:
+                    found.append(BrokenConfiguration.model_validate({**row, "errors": errors}))
+            return found
+
+        if dry_run:
+
+            def check(conn: Connection) -> list[BrokenConfiguration]:
+                if schemas.get(conn, name) is None:
+                    raise SchemaNotFound(name)
+                return breaking(conn)
+
+            broken = await self._db.read(check)
+            return Compatibility(compatible=not broken, breaking=broken)
+
+        def add(conn: Connection) -> dict:
+            current = schemas.lock_for_change(conn, name)
+            if current is None:
+                raise SchemaNotFound(name)
+            broken = breaking(conn)
+            if broken:
+                raise BreakingSchemaVersion(name, [item.model_dump() for item in broken])
+            before = schemas.get(conn, name)
+            row = schemas.add_version(
+                conn,
+                id=current["id"],
+                version=current["latest_version"] + 1,
+                document=document,
+                actor=context.actor,
+            )
+            record(
+                conn,
+                context,
+                "schema.versioned",
+                **_entity(row),
+                version=row["latest_version"],
+                before=_image(before),
+                after=_image(row),
+            )
+            return row
+
+        return _schema(await self._db.write(add))
+
+    async def get(self, name: str) -> Schema:
+        row = await self._db.read(lambda conn: schemas.get(conn, name))
+        if row is None:
+            raise SchemaNotFound(name)
+        return _schema(row)
+
+    async def list(self, page: PageRequest) -> Page[Schema]:
+        rows = await self._db.read(lambda conn: schemas.list_page(conn, page))
+        return Page.from_rows([_schema(row) for row in rows], page)
+
+    async def versions(self, name: str, page: PageRequest) -> Page[SchemaVersion]:
+        def list_page(conn: Connection) -> list[dict]:
+            rows = schemas.versions_page(conn, name, page)
+            if not rows and schemas.get(conn, name) is None:
+                raise SchemaNotFound(name)
+            return rows
+
+        rows = await self._db.read(list_page)
+        return Page.from_rows([SchemaVersion.model_validate(row) for row in rows], page, lambda v: v.version)
+
+    async def version(self, name: str, version: int) -> SchemaVersion:
+        def read(conn: Connection) -> dict:
+            row = schemas.version(conn, name, version)
+            if row is None:
+                if schemas.get(conn, name) is None:
+                    raise SchemaNotFound(name)
+                raise SchemaVersionNotFound(name, version)
+            return row
+
+        return SchemaVersion.model_validate(await self._db.read(read))
+
+    async def delete(self, name: str, context: AuditContext) -> None:
+        """Delete the schema with all its versions; refused while it binds a configuration."""
+
+        def delete(conn: Connection) -> None:
+            current = schemas.lock_for_change(conn, name)
+            if current is None:
+                raise SchemaNotFound(name)
+            bound = schemas.bound(conn, name)
+            if bound:
+                raise SchemaInUse(
+                    name, [{k: row[k] for k in ("id", "application_id", "name")} for row in bound]
+                )
+            before = schemas.get(conn, name)
+            schemas.delete(conn, current["id"])
+            record(
+                conn,
+                context,
+                "schema.deleted",
+                **_entity(current),
+                version=current["latest_version"],
+                before=_image(before),
+                after=None,
+            )
+
+        await self._db.write(delete)
+
+    async def validate(
+        self, name: str, config: dict[str, Any], version: int | None = None
+    ) -> ValidationResult:
+        """Whether `config` passes the schema (its latest version, or `version`): a dry run."""
+        _, errors = await self._db.read(lambda conn: self.errors_against(conn, name, version, config))
+        return ValidationResult(valid=not errors, errors=errors)
+
+    def errors_against(
+        self, conn: Connection, name: str, version: int | None, config: dict[str, Any], *, lock: bool = False
+    ) -> tuple[int, Errors]:
+        """The version `config` was checked against (`version`, or None: the latest as it
+        stands), and why it does not pass; with `lock`, the schema stays as it is until the
+        transaction ends."""
+        current = (schemas.lock_for_binding if lock else schemas.get)(conn, name)
+        if current is None:
+            raise SchemaNotFound(name)
+        wanted = current["latest_version"] if version is None else version
+        validator = self._compiled.get(current["id"], wanted)
+        if validator is None:
+            row = schemas.version(conn, name, wanted)
+            if row is None:
+                raise SchemaVersionNotFound(name, wanted)
+            validator = self._compiled.compile(current["id"], wanted, row["schema"])
+        return wanted, errors_of(validator, config)
+
+    def require_valid(self, conn: Connection, binding: dict | None, config: dict[str, Any]) -> None:
+        """In a write's transaction: `config` passes the schema `binding` names (if any), and
+        the schema keeps its latest version until the write commits; else
+        SchemaValidationFailed, and the write is rolled back."""
+        if binding is None:
+            return
+        version, errors = self.errors_against(
+            conn, binding["name"], binding.get("version"), config, lock=True
+        )
+        if errors:
+            raise SchemaValidationFailed(binding["name"], version, errors)

@@ -2,14 +2,16 @@
 issue 12's goals judged as ratios between them.
 
     pipenv run bench [--workers 1 2] [--connections 1 32 256] [--seconds 6]
-                     [--skip-reads] [--skip-writes] [--skip-watchers]
+                     [--skip-reads] [--skip-writes] [--skip-validation] [--skip-watchers]
 
 Starts PostgreSQL (a fresh embedded server, or the one DATABASE_URL names) and on it the
 service; seeds applications and configurations. For each worker count, the service's reads,
 each right after a shorter run of the FastAPI ceiling (and the cached read also right after
 the bare-ASGI floor), both served by the same uvicorn with the same worker count; then its
-writes, each right after `pgbench -N` with as many clients on the same server. Last,
-bench.watchers with 20,000 streams. Every ratio thus compares figures taken moments apart.
+writes, each right after `pgbench -N` with as many clients on the same server; at the fewest
+workers, 1 KB PUTs to configurations bound to a schema, each right after the same PUTs to
+unbound ones. Last, bench.watchers with 20,000 streams. Every ratio thus compares figures
+taken moments apart. Before all that, bench.validators' cost of one validation.
 Prints a table and the goals, and writes both as JSON to bench/results/. See bench/README.md
 for how to read them.
 """
@@ -34,7 +36,7 @@ from pathlib import Path
 import httpx
 import psycopg2
 
-from bench import goals, loadgen, pgbench_anchor
+from bench import goals, loadgen, pgbench_anchor, validators
 from database.embedded import start_embedded
 from tests.apps import ADMIN_KEY
 from tests.server import ROOT, scraped, service_process
@@ -69,6 +71,8 @@ WRITE_SHARE = 0.1
 # anchors the goals divide by (the floor, pgbench) run as long as their targets.
 CEILING_SHARE = 0.4
 WARM_UP_PASSES = 10
+# Per validator and document: four in all.
+VALIDATOR_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class Target:
     mode: str = "get"  # get | gzip (a get accepting gzip) | not-modified | put | put-spread
     expect: int | None = None  # the status every response must have; None: any 2xx
     connections: int | None = None  # measured at this many only; None: at each of --connections
+    body: str | None = None  # a put's: a file of the body, with validators' marks; None: a tiny one
 
 
 READ_TARGETS = [
@@ -109,6 +114,31 @@ WRITE_TARGETS = [
     ),
 ]
 TARGETS = READ_TARGETS + WRITE_TARGETS
+# What validating a write costs: the same 1 KB PUTs (validators.VALID_CONFIG, a new one each
+# time) to configurations bound to validators.SCHEMA, each right after the same to unbound
+# ones, its anchor. At one client, on a random one of 16; at 16, put-spread over the 16.
+PUT_BODY = "put_1kb"
+VALIDATION_PAIRS = [
+    (
+        Target(
+            f"PUT 1 KB{over}, unbound",
+            "unbound_configurations",
+            "/api/v1/configurations/",
+            mode=mode,
+            connections=connections,
+            body=PUT_BODY,
+        ),
+        Target(
+            f"PUT 1 KB{over}, bound",
+            "bound_configurations",
+            "/api/v1/configurations/",
+            mode=mode,
+            connections=connections,
+            body=PUT_BODY,
+        ),
+    )
+    for over, mode, connections in (("", "put", 1), (" over 16", "put-spread", goals.SPREAD_CONNECTIONS))
+]
 CEILING = Target(goals.CEILING, None, "/ceiling")
 FLOOR = Target(goals.FLOOR, None, "/floor")
 ANCHORS = (CEILING, FLOOR)  # sent no key: they check none
@@ -186,6 +216,27 @@ def seed(
                     for n in range(goals.SPREAD_CONNECTIONS)
                 )
             )
+            # The validation targets' configurations: as many unbound as bound to the schema.
+            schema = f"bench-{run_id}"
+            await post("/schemas", {"name": schema, "schema": validators.SCHEMA})
+            validation_app = await post("/applications", {"name": f"bench-{run_id}-validation"})
+            validated = {
+                binding: await asyncio.gather(
+                    *(
+                        post(
+                            "/configurations",
+                            {
+                                "application_id": validation_app,
+                                "name": f"{binding}-{n}",
+                                "config": validators.VALID_CONFIG,
+                                **({"schema": {"name": schema}} if binding == "bound" else {}),
+                            },
+                        )
+                        for n in range(goals.SPREAD_CONNECTIONS)
+                    )
+                )
+                for binding in ("unbound", "bound")
+            }
         cut = int(len(config_ids) * (1 - WRITE_SHARE))
         return {
             "applications": list(app_ids),
@@ -193,6 +244,8 @@ def seed(
             "write_configurations": list(config_ids[cut:]),
             "large_configurations": list(large_ids),
             "spread_configurations": list(spread_ids),
+            "unbound_configurations": list(validated["unbound"]),
+            "bound_configurations": list(validated["bound"]),
         }
 
     return asyncio.run(create_all())
@@ -271,8 +324,11 @@ class Load:
         if self.wrk:
             ids_file = "-" if target.ids is None else str(self.ids_dir / f"{target.ids}.txt")
             expect = "" if target.expect is None else str(target.expect)
-            script_args = [ids_file, target.prefix, target.suffix, target.mode, expect]
+            body = "" if target.body is None else str(self.ids_dir / f"{target.body}.json")
+            script_args = [ids_file, target.prefix, target.suffix, target.mode, expect, body]
             return run_wrk(base_url, connections, seconds, script_args, key)
+        if target.body is not None:
+            raise ValueError(f"{target.name}: the load generator sends only its own tiny bodies")
         ids = [""] if target.ids is None else self.ids[target.ids]
         paths = [f"{target.prefix}{i}{target.suffix}" for i in ids]
         # It picks ids at random: its spread writes may meet on one configuration now and then.
@@ -291,6 +347,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--configurations", type=int, default=100, help="per application")
     parser.add_argument("--skip-reads", action="store_true", help="no reads, no ceiling, no floor")
     parser.add_argument("--skip-writes", action="store_true", help="no writes, no pgbench")
+    parser.add_argument(
+        "--skip-validation", action="store_true", help="no validators' cost, no PUTs bound to a schema"
+    )
     parser.add_argument("--skip-watchers", action="store_true", help=f"no {goals.WATCHERS:,} streams")
     parser.add_argument(
         "--env",
@@ -309,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict] = []
     watch = None
     load = None
+    validation = None if args.skip_validation else measure_validators()
     with tempfile.TemporaryDirectory() as scratch_dir, database_server(Path(scratch_dir)) as server_url:
         scratch = Path(scratch_dir)
         key = api_key()
@@ -324,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
                         measure_reads(load, service.url, workers, args, scratch, rows)
                     if not args.skip_writes:
                         measure_writes(load, service.url, workers, args.seconds, pgbench, rows)
+                    if not (args.skip_writes or args.skip_validation) and workers == min(args.workers):
+                        measure_validation(load, service.url, workers, args.seconds, rows)
         if not args.skip_watchers:
             watch = measure_watchers(server_url, scratch)
 
@@ -333,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         print_row(row)
     print()
+    if validation is not None:
+        validators.print_figures(validation)
+        print()
     goals.print_goals(judged)
     RESULTS.mkdir(exist_ok=True)
     report = {
@@ -349,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         "ceiling_seconds": ceiling_seconds(args.seconds),
         "rows": rows,
         "watchers": watch,
+        "validation": validation,
         "goals": goals.as_json(judged),
     }
     path = RESULTS / f"{run_id}.json"
@@ -406,10 +472,16 @@ def seeded(base_url: str, key: str, args: argparse.Namespace, run_id: str, scrat
     ids = seed(base_url, key, args.applications, args.configurations, run_id)
     for name, values in ids.items():
         (scratch / f"{name}.txt").write_text("\n".join(values) + "\n")
+    (scratch / f"{PUT_BODY}.json").write_text(validators.body_template())
     sample = httpx.get(
         f"{base_url}/api/v1/configurations/{ids['read_configurations'][0]}", headers=authorized(key)
     )
     sample.raise_for_status()  # the anchors must not answer with an error document
+    bound = httpx.get(
+        f"{base_url}/api/v1/configurations/{ids['bound_configurations'][0]}", headers=authorized(key)
+    )
+    if bound.raise_for_status().json().get("schema") is None:  # else bound and unbound would be alike
+        raise RuntimeError("a configuration created bound to a schema came back unbound")
     (scratch / "body.json").write_text(sample.text)
     return Load(scratch, ids, key)
 
@@ -459,6 +531,28 @@ def measure_writes(
             anchor = ("pgbench", pgbench_figures)
         figures = load.target(service_url, target, target.connections, seconds)
         record(rows, measured(workers, target.connections, target.name, figures, anchor))
+
+
+def measure_validation(load: Load, service_url: str, workers: int, seconds: int, rows: list[dict]) -> None:
+    """Each bound target right after its unbound one, its anchor: the same PUTs, at as many
+    clients, to configurations bound to no schema. Only with wrk, the one that sends their
+    bodies."""
+    if not load.wrk:
+        print("the PUTs bound to a schema need wrk: not measured", flush=True)
+        return
+    for unbound, bound in VALIDATION_PAIRS:
+        unbound_figures = load.target(service_url, unbound, unbound.connections, seconds)
+        record(rows, measured(workers, unbound.connections, unbound.name, unbound_figures))
+        figures = load.target(service_url, bound, bound.connections, seconds)
+        record(rows, measured(workers, bound.connections, bound.name, figures, ("unbound", unbound_figures)))
+
+
+def measure_validators() -> dict:
+    """bench.validators' figures, printed as they come: measured before anything else runs."""
+    print("bench.validators: the cost of one validation...", flush=True)
+    figures = validators.measure(seconds=VALIDATOR_SECONDS)
+    validators.print_figures(figures)
+    return figures
 
 
 def measure_watchers(server_url: str, scratch: Path) -> dict | None:

@@ -13,25 +13,29 @@ import psutil
 import psycopg2
 import pytest
 
-from bench import goals
+from bench import goals, validators
 from bench.loadgen_test import Handler, serving
 from bench.suite import (
     CEILING,
     FLOOR,
     HEADER,
     LARGE_CONFIG,
+    PUT_BODY,
     READ_TARGETS,
     TARGETS,
+    VALIDATION_PAIRS,
     WRITE_TARGETS,
     Load,
     compared,
     database_server,
+    measure_validation,
     measure_writes,
     parse_args,
     parse_wrk,
     print_row,
     warm_up,
 )
+from services.json_schemas import compile_schema, errors_of
 
 # Reports of wrk with targets.lua, as captured here; into the first, socket errors, wrk's
 # own non-2xx count and a slow tail were written, in its format.
@@ -161,9 +165,10 @@ def test_the_writes_are_one_client_and_16_over_16_configurations():
 def test_a_full_run_is_the_default_and_parts_can_be_skipped():
     args = parse_args([])
     assert (args.workers, args.connections, args.seconds) == ([1, 2], [1, 32, 256], 6)
-    assert not (args.skip_reads or args.skip_writes or args.skip_watchers)
+    assert not (args.skip_reads or args.skip_writes or args.skip_validation or args.skip_watchers)
     args = parse_args(["--skip-reads", "--skip-writes", "--skip-watchers", "--seconds", "2"])
     assert (args.skip_reads, args.skip_writes, args.skip_watchers, args.seconds) == (True, True, True, 2)
+    assert parse_args(["--skip-validation"]).skip_validation
 
 
 class KeyNoted(Handler):
@@ -286,6 +291,85 @@ def test_each_write_follows_its_pgbench_anchor_and_is_divided_by_it(monkeypatch,
         (goals.PUT_ONE, None),
         (goals.PUT_SPREAD, None),
     ]
+
+
+def test_the_validation_targets_are_unbound_then_bound_at_1_and_16_clients():
+    assert [
+        [(target.name, target.ids, target.mode, target.connections, target.body) for target in pair]
+        for pair in VALIDATION_PAIRS
+    ] == [
+        [
+            ("PUT 1 KB, unbound", "unbound_configurations", "put", 1, PUT_BODY),
+            ("PUT 1 KB, bound", "bound_configurations", "put", 1, PUT_BODY),
+        ],
+        [
+            ("PUT 1 KB over 16, unbound", "unbound_configurations", "put-spread", 16, PUT_BODY),
+            ("PUT 1 KB over 16, bound", "bound_configurations", "put-spread", 16, PUT_BODY),
+        ],
+    ]
+    # The table's column holds them.
+    assert max(len(target.name) for pair in VALIDATION_PAIRS for target in pair) <= 28
+
+
+def test_bound_writes_send_the_1_kb_config_new_each_time_and_passing_the_schema(tmp_path, monkeypatch):
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed")
+    bound = VALIDATION_PAIRS[1][1]
+    ids = [f"B{n:02d}" for n in range(8)]
+    (tmp_path / f"{bound.ids}.txt").write_text("\n".join(ids) + "\n")
+    (tmp_path / f"{PUT_BODY}.json").write_text(validators.body_template())
+    load = Load(tmp_path, {bound.ids: ids}, "cs_k")
+    for name, value in (("out", Counter()), ("most_at_once", Counter()), ("bodies", [])):
+        monkeypatch.setattr(Configurations, name, value)
+    with serving(Configurations) as url:
+        row = load.target(url, bound, 8, 1)
+
+    assert (row["unexpected"], row["socket_errors"]) == (0, 0)
+    assert set(Configurations.most_at_once.values()) == {1}
+    bodies = Configurations.bodies
+    assert len(set(bodies)) == len(bodies) > len(ids)
+    schema = compile_schema(validators.SCHEMA)
+    configs = [json.loads(body)["config"] for body in bodies]
+    assert all(errors_of(schema, config) == [] for config in configs)
+    assert {config["release"]["writer"] for config in configs} == {0, 1}  # wrk's two threads
+    assert all(len(body) > 1000 for body in bodies)
+
+
+def test_the_load_generator_cannot_send_a_targets_body():
+    load = Load(None, {"bound_configurations": ["x"]}, "cs_k")
+    load.wrk = False
+    with pytest.raises(ValueError, match="tiny bodies"):
+        load.target("http://service", VALIDATION_PAIRS[0][1], 1, 1)
+
+
+def test_each_bound_write_follows_its_unbound_one_and_is_divided_by_it(monkeypatch, capsys):
+    rows, ran = [], []
+
+    def run(url, target, connections, seconds):
+        ran.append((target.name, connections, seconds))
+        req_s = 100.0 * connections * (0.5 if "unbound" not in target.name else 1)
+        return {"req_s": req_s, "p50_ms": 1.0, "p99_ms": 2.0, "unexpected": 0, "socket_errors": 0}
+
+    load = Load(None, {}, "cs_k")
+    load.wrk = True
+    monkeypatch.setattr(load, "target", run)
+    measure_validation(load, "http://service", 1, 3, rows)
+
+    assert ran == [(target.name, target.connections, 3) for pair in VALIDATION_PAIRS for target in pair]
+    assert [(row["workers"], row["connections"], row["target"]) for row in rows] == [
+        (1, 1, "PUT 1 KB, unbound"),
+        (1, 1, "PUT 1 KB, bound"),
+        (1, 16, "PUT 1 KB over 16, unbound"),
+        (1, 16, "PUT 1 KB over 16, bound"),
+    ]
+    assert [row["anchor"] and row["anchor"]["name"] for row in rows] == [None, "unbound", None, "unbound"]
+    assert [row["ratio"] for row in rows] == [None, 0.5, None, 0.5]
+    assert len(capsys.readouterr().out.splitlines()) == 4
+    rows.clear()
+    load.wrk = False
+    measure_validation(load, "http://service", 1, 3, rows)
+    assert rows == []
+    assert "need wrk" in capsys.readouterr().out
 
 
 def test_the_runs_server_is_database_urls(monkeypatch, tmp_path):

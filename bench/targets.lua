@@ -1,9 +1,13 @@
 -- One wrk script for every target: a random id from a file, put into a path.
 --   wrk ... -s targets.lua <url> -- <ids file | -> <path prefix> <path suffix> <mode> [<status>]
+--       [<body file>]
 -- ids file "-": no id, the path is prefix .. suffix (the ceiling).
 -- mode: get | gzip (a get with Accept-Encoding: gzip) | not-modified (If-None-Match with the
 -- version every seeded item has) | put | put-spread (a put; see below)
 -- status: the one every response must have (304 for not-modified); none given: any 2xx.
+-- body file: a put's body, in which "@writer@" and "@n@" are replaced by the thread's number
+-- and its count (bench/validators.py body_template: a 1 KB config that passes its schema);
+-- none given, or "": a tiny config of those two numbers.
 -- BENCH_API_KEY (environment, kept off the command line): sent as Authorization: Bearer on
 -- every request; unset or empty: no key (the ceiling).
 -- wrk itself counts only statuses >= 400, so a 200 where a 304 was wanted would pass unseen:
@@ -22,6 +26,7 @@
 -- order goes anyway.
 local ids = {}
 local prefix, suffix, mode, expected
+local template -- the body file's text; nil: the tiny config
 local key = os.getenv("BENCH_API_KEY") or ""
 local counter = 0
 local threads = {}
@@ -64,7 +69,13 @@ end
 
 local function put(path)
   counter = counter + 1
-  local body = string.format('{"config": {"writer": %d, "n": %d}}', thread_id or 0, counter)
+  local body
+  if template then
+    -- gsub gives two values, the text and a count: the parentheses keep the text.
+    body = (template:gsub("@writer@", tostring(thread_id or 0)):gsub("@n@", tostring(counter)))
+  else
+    body = string.format('{"config": {"writer": %d, "n": %d}}', thread_id or 0, counter)
+  end
   return wrk.format("PUT", path, headers({["Content-Type"] = "application/json"}), body)
 end
 
@@ -83,6 +94,11 @@ function init(args)
   end
   prefix, suffix, mode = args[2], args[3] or "", args[4] or "get"
   expected = tonumber(args[5] or "")
+  if args[6] and args[6] ~= "" then
+    local file = assert(io.open(args[6], "r"))
+    template = file:read("*a")
+    file:close()
+  end
   if mode == "put-spread" then
     ids = share(ids, thread_id or 0, tonumber(os.getenv("BENCH_WRK_THREADS") or "") or 1)
   end

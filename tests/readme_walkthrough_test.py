@@ -2,6 +2,8 @@
 
 The blocks marked `<!-- walkthrough -->` are run in order, top to bottom, as a reader would
 paste them: `set -euo pipefail`, and the README's own `curl -f` where a success is meant.
+A command goes on over lines that end in `\\`, and while a quote it opened is open (a JSON
+body written over several lines, as bash reads it).
 A comment right under a command (no blank line between) is that command's sample output:
 its output must contain each sample line, in order, `…` standing for any text; a line
 beginning `#  ` continues the one above. A command that does not fail on an error status
@@ -31,6 +33,7 @@ SECTIONS = [
     "merge patch",
     "Audit log",
     "Watching for changes",
+    "Schemas: bad configuration never lands",
     "Deleting",
 ]
 
@@ -65,6 +68,28 @@ def walkthrough_blocks(readme: str) -> list[str]:
     return BLOCK.findall(readme)
 
 
+def ends_inside_quotes(text: str) -> bool:
+    """Whether bash, having read `text`, is still inside a '…' or "…" string: a command that
+    goes on to the next line. A `#` after a space, outside quotes, begins a comment."""
+    quote, index = None, 0
+    while index < len(text):
+        char = text[index]
+        if quote == "'":
+            quote = None if char == "'" else quote
+        elif char == "\\":
+            index += 1  # the next character is taken as it is
+        elif quote == '"':
+            quote = None if char == '"' else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (index == 0 or text[index - 1].isspace()):
+            index = text.find("\n", index)
+            if index == -1:
+                break
+        index += 1
+    return quote is not None
+
+
 def parse(block: str) -> list[Command | str]:
     """The block's lines: commands (with their samples) and the lines between them."""
     parts: list[Command | str] = []
@@ -83,7 +108,8 @@ def parse(block: str) -> list[Command | str]:
             parts.append(line)
         else:
             parts.append(Command(line))
-        continued = isinstance(parts[-1], Command) and line.endswith("\\")
+        command = parts[-1] if isinstance(parts[-1], Command) else None
+        continued = command is not None and (line.endswith("\\") or ends_inside_quotes(command.text))
         under_command = isinstance(parts[-1], Command)
     return parts
 
@@ -171,6 +197,28 @@ def test_samples_are_matched_in_order_with_ellipses_for_any_text():
         "HTTP/1.1 200 OK"
     ]
     assert missing_samples(['{"version":1,…}'], '{"version":2,"a":1}') == ['{"version":1,…}']
+
+
+def test_a_quoted_body_over_several_lines_is_one_command():
+    block = """curl -fsS -d '
+  {"a": 1,
+# not a sample: still in the body
+   "b": "#"}'
+# {"ok":true}
+echo "Bob's \\"x\\"" # Bob's
+# Bob's
+ls"""
+    first, second, third = parse(block)
+    assert first.text.endswith('"b": "#"}\'') and first.samples == ['{"ok":true}']
+    assert second.text.startswith("echo") and second.samples == ["Bob's"] and third.text == "ls"
+
+
+def test_quotes_are_read_as_bash_reads_them():
+    assert ends_inside_quotes("""curl -d '{"a":""")
+    assert ends_inside_quotes('echo "a \\" b')  # an escaped quote ends nothing
+    assert not ends_inside_quotes("""echo 'a\\'""")  # no escapes between single quotes
+    assert not ends_inside_quotes("""curl -d '{"a": "#"}'  # it's a comment""")
+    assert ends_inside_quotes("echo a#'b")  # a `#` inside a word begins no comment
 
 
 def test_a_curl_without_fail_needs_a_sample():

@@ -10,6 +10,7 @@ from api.auth import (
     anonymous,
     bucket_head,
     caller_of,
+    changes_schemas,
     rate_limit_head,
     required_scope,
 )
@@ -29,10 +30,30 @@ from services.rate_limits import RateLimiter
         ("GET", "/api/v1/api-keys", "admin"),
         ("GET", "/api/v1/api-keys/X", "admin"),
         ("GET", "/api/v1/api-keysX", "read"),  # not the keys' route: a 404 for readers
+        ("POST", "/api/v1/schemas", "write"),
+        ("POST", "/api/v1/schemas/db/validate", "read"),  # dry runs write nothing
+        ("POST", "/api/v1/configurations/X/validate", "read"),
+        ("POST", "/api/v1/schemas/db/versions", "write"),
     ],
 )
 def test_the_scope_a_request_needs(method, path, scope):
     assert required_scope(method, path) == scope
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "changes"),
+    [
+        ("POST", "/api/v1/schemas", True),
+        ("POST", "/api/v1/schemas/db/versions", True),
+        ("DELETE", "/api/v1/schemas/db", True),
+        ("GET", "/api/v1/schemas/db", False),
+        ("POST", "/api/v1/schemas/db/validate", False),
+        ("POST", "/api/v1/schemasX", False),
+        ("PUT", "/api/v1/configurations/X", False),
+    ],
+)
+def test_which_requests_change_schemas(method, path, changes):
+    assert changes_schemas(method, path) is changes
 
 
 @pytest.mark.parametrize(

@@ -266,11 +266,19 @@ async def _invalid_schema(request: Request, error: InvalidSchema) -> JSONRespons
 
 
 async def _breaking_schema_version(request: Request, error: BreakingSchemaVersion) -> JSONResponse:
-    return problem(409, "breaking-schema-version", error.detail, breaking=error.breaking)
+    return problem(
+        409, "breaking-schema-version", error.detail, breaking=error.breaking, breaking_count=error.count
+    )
 
 
 async def _schema_in_use(request: Request, error: SchemaInUse) -> JSONResponse:
-    return problem(409, "schema-in-use", error.detail, configurations=error.configurations)
+    return problem(
+        409,
+        "schema-in-use",
+        error.detail,
+        configurations=error.configurations,
+        configurations_count=error.count,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -96,16 +96,17 @@ class SchemaNameTaken(Conflict):
 
 
 class SchemaInUse(Conflict):
-    """The schema still binds configurations: each is named, {id, application_id, name}."""
+    """The schema still binds `count` configurations: the first are named, {id,
+    application_id, name}."""
 
-    def __init__(self, name: str, configurations: list[dict]) -> None:
+    def __init__(self, name: str, configurations: list[dict], count: int) -> None:
         listed = ", ".join(quoted(c["name"]) for c in configurations[:10])
-        more = f" and {len(configurations) - 10} more" if len(configurations) > 10 else ""
+        more = f" and {count - 10} more" if count > 10 else ""
         super().__init__(
-            f"Schema {quoted(name)} is bound to {len(configurations)} configuration(s): {listed}{more}; "
-            "unbind them first"
+            f"Schema {quoted(name)} is bound to {count} configuration(s): {listed}{more}; unbind them first"
         )
         self.configurations = configurations
+        self.count = count
 
 
 class InvalidSchema(DomainError):
@@ -133,9 +134,10 @@ class SchemaValidationFailed(DomainError):
 class BreakingSchemaVersion(Conflict):
     """A new schema version that configurations following the latest would not pass."""
 
-    def __init__(self, name: str, breaking: list[dict]) -> None:
+    def __init__(self, name: str, breaking: list[dict], count: int) -> None:
         super().__init__(
-            f"The new version of schema {quoted(name)} would invalidate {len(breaking)} configuration(s) "
+            f"The new version of schema {quoted(name)} would invalidate {count} configuration(s) "
             "that follow its latest version; nothing was written"
         )
-        self.breaking = breaking
+        self.breaking = breaking  # the first of them
+        self.count = count

@@ -41,6 +41,20 @@ def _text_problem(text: str) -> str | None:
     return "contains a lone UTF-16 surrogate"
 
 
+def is_storable(text: str) -> bool:
+    """Whether PostgreSQL can store (or compare) the text."""
+    return _text_problem(text) is None
+
+
+def a_json_number(value: Any) -> Any:
+    """A number as JSON writes one: `true` or "2" is a mistake to report, not a number to
+    guess (pydantic's lax mode takes both); 2.0 is the number 2, as JSON Schema's "integer"
+    says. For a BeforeValidator."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be an integer")
+    return value
+
+
 def storable_text(value: str) -> str:
     problem = _text_problem(value)
     if problem:

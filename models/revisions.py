@@ -2,10 +2,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic_core import PydanticCustomError
 
 from models.configurations import Bound, BoundSchema
-from models.fields import Comments
+from models.fields import Comments, a_json_number
 from models.paging import MAX_VERSION
 from models.requests import RequestModel
 
@@ -30,16 +29,8 @@ class Revision(Bound):
     note: str | None
 
 
-def _a_json_number(value: Any) -> Any:
-    # `true` or "2" is a mistake to report, not a version to guess; 2.0 is the number 2, as
-    # JSON Schema's "integer" says.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PydanticCustomError("int_type", "Input should be an integer")
-    return value
-
-
 class RollbackRequest(RequestModel):
-    version: Annotated[int, BeforeValidator(_a_json_number)] = Field(
+    version: Annotated[int, BeforeValidator(a_json_number)] = Field(
         ge=1,
         le=MAX_VERSION,
         description="The version whose name, comments and config to restore",

@@ -9,10 +9,10 @@ from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from models.fields import Comments, Documented, JsonObject, Name, name_pattern, storable_json
+from models.fields import Comments, Documented, JsonObject, Name, a_json_number, name_pattern, storable_json
 from models.paging import MAX_VERSION
 from models.requests import RequestModel
 
@@ -23,13 +23,16 @@ SchemaDocument = Annotated[
     AfterValidator(lambda value: storable_json(value, "schema")),
     WithJsonSchema(_DOCUMENT_SCHEMA),
 ]
-SchemaVersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION)]
+SchemaVersionNumber = Annotated[int, Field(ge=1, le=MAX_VERSION), BeforeValidator(a_json_number)]
 
 
 def _one_path_segment(name: str) -> str:
-    # A schema is addressed by its name in the path (/schemas/{name}): a "/" would split it.
+    # A schema is addressed by its name in the path (/schemas/{name}): a "/" would split it,
+    # and clients resolve "." and ".." away before the request leaves.
     if "/" in name:
         raise PydanticCustomError("schema_name_slash", "A schema's name must not contain '/'")
+    if name in (".", ".."):
+        raise PydanticCustomError("schema_name_dots", "A schema's name must not be '.' or '..'")
     return name
 
 
@@ -112,4 +115,7 @@ class BrokenConfiguration(BaseModel):
 
 class Compatibility(BaseModel):
     compatible: bool
-    breaking: list[BrokenConfiguration]
+    breaking: list[BrokenConfiguration] = Field(
+        description="The configurations following the latest version it would refuse (the first 100)"
+    )
+    breaking_count: int = Field(description="How many it would refuse in all")

@@ -206,8 +206,9 @@ def insert(
     config: dict,
     binding: dict | None = None,
 ) -> dict:
-    """Create the configuration at version 1, with its first revision and its event; bound
-    to a schema (`binding`: {name, version}), only once what it holds passes it."""
+    """Create the configuration at version 1, with its first revision and its event. With a
+    `binding` ({name, version}), the caller has checked, under the schema's lock, that what
+    it holds passes the schema (services/schemas.py): unlike a change, nothing here checks."""
     errors = constraint_errors(
         {
             "configurations_application_id_name_key": lambda: ConfigurationNameTaken(name),

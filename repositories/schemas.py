@@ -52,6 +52,9 @@ FROM schemas AS s JOIN schema_versions AS v ON v.schema_id = s.id
 WHERE s.name = %(name)s AND v.version = %(version)s
 """
 
+# By the schema's id: the schema read a moment ago, even if another of its name is made since.
+_DOCUMENT = "SELECT schema FROM schema_versions WHERE schema_id = %(id)s AND version = %(version)s"
+
 # Newest first; `after` is the version the previous page ended at.
 _VERSIONS = """
 SELECT s.name, v.version, v.schema, v.created_at, v.actor
@@ -83,11 +86,14 @@ WHERE schema_name = %(name)s
 ORDER BY id
 """
 
-# The configurations a new version must admit: those that follow the latest.
+# The configurations a new version must admit: those that follow the latest, a batch at a
+# time (`after`: the last id of the batch before).
 _FOLLOWING_LATEST = """
 SELECT id, application_id, name, config FROM configurations
 WHERE schema_name = %(name)s AND schema_version IS NULL
+  AND (%(after)s::text IS NULL OR id > %(after)s)
 ORDER BY id
+LIMIT %(limit)s
 """
 
 
@@ -122,6 +128,12 @@ def version(conn: Connection, name: str, version: int) -> dict | None:
     return fetch_one(conn, _VERSION, {"name": name, "version": version})
 
 
+def document(conn: Connection, schema_id: str, version: int) -> dict | None:
+    """The JSON Schema of a version of the schema with this id, or None."""
+    row = fetch_one(conn, _DOCUMENT, {"id": schema_id, "version": version})
+    return None if row is None else row["schema"]
+
+
 def versions_page(conn: Connection, name: str, page: PageRequest) -> list[dict]:
     return fetch_all(conn, _VERSIONS, {**page.sql_params, "name": name})
 
@@ -140,5 +152,7 @@ def bound(conn: Connection, name: str) -> list[dict]:
     return fetch_all(conn, _BOUND, {"name": name})
 
 
-def following_latest(conn: Connection, name: str) -> list[dict]:
-    return fetch_all(conn, _FOLLOWING_LATEST, {"name": name})
+def following_latest(
+    conn: Connection, name: str, *, after: str | None = None, limit: int = 500
+) -> list[dict]:
+    return fetch_all(conn, _FOLLOWING_LATEST, {"name": name, "after": after, "limit": limit})

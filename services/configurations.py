@@ -154,8 +154,9 @@ class ConfigurationService:
         """Apply an RFC 7396 merge patch to {name, comments, config}; the result must be valid.
 
         The patch is applied here, to the configuration as locked, and written by the same
-        statement as any other change: a transaction of three statements, not one (and two
-        more when it is bound to a schema)."""
+        statement as any other change: a transaction of three statements, not one (and one
+        or two more when it is bound to a schema: its lock, and its version's document when
+        this process has not compiled it yet)."""
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
         def apply(conn: Connection) -> Configuration:
@@ -295,7 +296,10 @@ class ConfigurationService:
         note: str | None = None,
     ) -> Configuration:
         """Lock, check reach and If-Match, work out the target, write it with its revision and
-        event: one statement, one round trip, its own transaction.
+        event: one statement, one round trip, its own transaction. Unless the configuration is
+        bound to a schema (or becomes bound): then the statement writes nothing, and the
+        change is validated and written in a transaction (_change_validated); a configuration
+        last seen bound here goes there at once.
 
         A target equal to the current state writes nothing: no version, revision or event;
         except a rollback, which is always recorded, with its note.
@@ -378,7 +382,7 @@ class ConfigurationService:
     async def check(
         self,
         configuration_id: str,
-        context: AuditContext,
+        reach: Reach,
         *,
         fields: dict | None = None,
         patch: dict[str, Any] | None = None,
@@ -388,7 +392,7 @@ class ConfigurationService:
         configuration_id = existing_id(configuration_id, ConfigurationNotFound)
 
         def check(conn: Connection) -> list[dict]:
-            current = self._current(conn, configuration_id, context.reach)
+            current = self._current(conn, configuration_id, reach)
             wanted = (
                 _patched(current, patch) if patch is not None else _target(conn, current, fields or {}, None)
             )

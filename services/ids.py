@@ -1,6 +1,8 @@
+import unicodedata
 from collections.abc import Callable
 
 from models.errors import NotFound
+from models.fields import is_storable
 from models.ids import normalize_id
 
 
@@ -13,3 +15,11 @@ def existing_id(raw: str, not_found: Callable[[str], NotFound]) -> str:
     if normalized is None:
         raise not_found(raw)
     return normalized
+
+
+def existing_name(raw: str, not_found: Callable[[str], NotFound]) -> str:
+    """A name taken from a URL path, spelt as names are stored (NFC); one that could not be
+    stored names nothing: 404 (PostgreSQL would refuse even to compare it)."""
+    if not is_storable(raw):
+        raise not_found(raw)
+    return unicodedata.normalize("NFC", raw)

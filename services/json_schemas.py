@@ -15,11 +15,13 @@ without a request.
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 import jsonschema_rs
 
 from models.errors import MAX_ERRORS, InvalidSchema, quoted
+from models.exact_json import ExactNumber
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # An error's message repeats the value it is about; a large object is cut short.
@@ -67,9 +69,29 @@ def _explained(errors: Iterable[Any]) -> list[dict[str, str]]:
     return explained
 
 
+def _plain_numbers(document: Any) -> Any:
+    """The document with each exact number (models/exact_json.py) a plain Decimal: jsonschema-rs
+    reads a Decimal, but refuses a subclass of one (ValueError: Unsupported type)."""
+    root: list[Any] = [None]
+    pending: list[tuple[Any, Any, Any]] = [(document, root, 0)]
+    while pending:
+        value, parent, key = pending.pop()
+        if isinstance(value, dict):
+            copy: Any = {}
+            pending.extend((item, copy, name) for name, item in value.items())
+        elif isinstance(value, list):
+            copy = [None] * len(value)
+            pending.extend((item, copy, index) for index, item in enumerate(value))
+        else:
+            copy = Decimal(value) if isinstance(value, ExactNumber) else value
+        parent[key] = copy
+    return root[0]
+
+
 def compile_schema(document: dict[str, Any]) -> jsonschema_rs.Validator:
     """The validator of a schema, or InvalidSchema with every reason it is not valid
     JSON Schema 2020-12."""
+    document = _plain_numbers(document)
     declared = document.get("$schema", DIALECT)
     if not isinstance(declared, str) or declared.rstrip("#") != DIALECT:
         raise InvalidSchema(
@@ -120,6 +142,13 @@ def _reference_error(message: str) -> dict[str, str]:
 
 def errors_of(validator: jsonschema_rs.Validator, document: Any) -> list[dict[str, str]]:
     """Why `document` does not pass (empty if it does), at most MAX_ERRORS reasons."""
+    try:
+        return _errors(validator, document)
+    except ValueError:  # an exact number, which it will not read: rare, so copied only then
+        return _errors(validator, _plain_numbers(document))
+
+
+def _errors(validator: jsonschema_rs.Validator, document: Any) -> list[dict[str, str]]:
     if validator.is_valid(document):
         return []
     return _explained(validator.iter_errors(document))

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 
+from models import exact_json
 from models.errors import InvalidSchema
 from services.json_schemas import (
     DIALECT,
@@ -104,3 +105,15 @@ def test_compiled_schemas_are_kept_per_schema_and_version_within_capacity():
     compiled.compile("B", 1, {})
     assert len(compiled) == 2
     assert compiled.get("A", 1) is None  # the least recently used went
+
+
+def test_exact_numbers_from_a_request_are_read_in_schemas_and_documents():
+    schema = exact_json.loads(
+        '{"properties": {"n": {"maximum": 1e400}, "m": {"const": 1.00000000000000000001}}}'
+    )
+    validator = compile_schema(schema)
+
+    assert errors_of(validator, exact_json.loads('{"n": 1e399, "m": 1.00000000000000000001}')) == []
+    errors = errors_of(validator, exact_json.loads('{"n": 1e401, "m": 1.00000000000000000002, "x": 1e500}'))
+    assert {e["path"] for e in errors} == {"/n", "/m"}
+    assert all("ExactNumber" not in e["message"] for e in errors)

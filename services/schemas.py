@@ -31,7 +31,11 @@ from models.schemas import (
 )
 from repositories import schemas
 from services.audit import record
+from services.ids import existing_name
 from services.json_schemas import CompiledSchemas, compile_schema, errors_of
+
+# The configurations a conflict names, at most: with the count of them all.
+MAX_LISTED = 100
 
 # Why a document does not pass: services/json_schemas.py explains each error.
 Errors = list[dict]
@@ -78,33 +82,40 @@ class SchemaService:
         """Make `document` the next version, unless it would refuse a configuration that
         follows the latest (BreakingSchemaVersion, naming them). A dry run writes nothing and
         tells whether it would be refused, and why."""
+        name = existing_name(name, SchemaNotFound)
         validator = compile_schema(document)
 
-        def breaking(conn: Connection) -> list[BrokenConfiguration]:
-            found = []
-            for row in schemas.following_latest(conn, name):
-                errors = errors_of(validator, row["config"])
-                if errors:
-                    found.append(BrokenConfiguration.model_validate({**row, "errors": errors}))
-            return found
+        def breaking(conn: Connection) -> tuple[list[BrokenConfiguration], int]:
+            """The first MAX_LISTED configurations it would refuse, and how many in all."""
+            listed: list[BrokenConfiguration] = []
+            count, after = 0, None
+            while batch := schemas.following_latest(conn, name, after=after):
+                for row in batch:
+                    errors = errors_of(validator, row["config"])
+                    if errors:
+                        count += 1
+                        if len(listed) < MAX_LISTED:
+                            listed.append(BrokenConfiguration.model_validate({**row, "errors": errors}))
+                after = batch[-1]["id"]
+            return listed, count
 
         if dry_run:
 
-            def check(conn: Connection) -> list[BrokenConfiguration]:
+            def check(conn: Connection) -> tuple[list[BrokenConfiguration], int]:
                 if schemas.get(conn, name) is None:
                     raise SchemaNotFound(name)
                 return breaking(conn)
 
-            broken = await self._db.read(check)
-            return Compatibility(compatible=not broken, breaking=broken)
+            broken, count = await self._db.read(check)
+            return Compatibility(compatible=not count, breaking=broken, breaking_count=count)
 
         def add(conn: Connection) -> dict:
             current = schemas.lock_for_change(conn, name)
             if current is None:
                 raise SchemaNotFound(name)
-            broken = breaking(conn)
-            if broken:
-                raise BreakingSchemaVersion(name, [item.model_dump() for item in broken])
+            broken, count = breaking(conn)
+            if count:
+                raise BreakingSchemaVersion(name, [item.model_dump() for item in broken], count)
             before = schemas.get(conn, name)
             row = schemas.add_version(
                 conn,
@@ -127,6 +138,7 @@ class SchemaService:
         return _schema(await self._db.write(add))
 
     async def get(self, name: str) -> Schema:
+        name = existing_name(name, SchemaNotFound)
         row = await self._db.read(lambda conn: schemas.get(conn, name))
         if row is None:
             raise SchemaNotFound(name)
@@ -137,6 +149,8 @@ class SchemaService:
         return Page.from_rows([_schema(row) for row in rows], page)
 
     async def versions(self, name: str, page: PageRequest) -> Page[SchemaVersion]:
+        name = existing_name(name, SchemaNotFound)
+
         def list_page(conn: Connection) -> list[dict]:
             rows = schemas.versions_page(conn, name, page)
             if not rows and schemas.get(conn, name) is None:
@@ -147,6 +161,8 @@ class SchemaService:
         return Page.from_rows([SchemaVersion.model_validate(row) for row in rows], page, lambda v: v.version)
 
     async def version(self, name: str, version: int) -> SchemaVersion:
+        name = existing_name(name, SchemaNotFound)
+
         def read(conn: Connection) -> dict:
             row = schemas.version(conn, name, version)
             if row is None:
@@ -159,6 +175,7 @@ class SchemaService:
 
     async def delete(self, name: str, context: AuditContext) -> None:
         """Delete the schema with all its versions; refused while it binds a configuration."""
+        name = existing_name(name, SchemaNotFound)
 
         def delete(conn: Connection) -> None:
             current = schemas.lock_for_change(conn, name)
@@ -166,9 +183,8 @@ class SchemaService:
                 raise SchemaNotFound(name)
             bound = schemas.bound(conn, name)
             if bound:
-                raise SchemaInUse(
-                    name, [{k: row[k] for k in ("id", "application_id", "name")} for row in bound]
-                )
+                listed = [{k: row[k] for k in ("id", "application_id", "name")} for row in bound[:MAX_LISTED]]
+                raise SchemaInUse(name, listed, len(bound))
             before = schemas.get(conn, name)
             schemas.delete(conn, current["id"])
             record(
@@ -187,6 +203,7 @@ class SchemaService:
         self, name: str, config: dict[str, Any], version: int | None = None
     ) -> ValidationResult:
         """Whether `config` passes the schema (its latest version, or `version`): a dry run."""
+        name = existing_name(name, SchemaNotFound)
         _, errors = await self._db.read(lambda conn: self.errors_against(conn, name, version, config))
         return ValidationResult(valid=not errors, errors=errors)
 
@@ -202,10 +219,10 @@ class SchemaService:
         wanted = current["latest_version"] if version is None else version
         validator = self._compiled.get(current["id"], wanted)
         if validator is None:
-            row = schemas.version(conn, name, wanted)
-            if row is None:
+            document = schemas.document(conn, current["id"], wanted)
+            if document is None:
                 raise SchemaVersionNotFound(name, wanted)
-            validator = self._compiled.compile(current["id"], wanted, row["schema"])
+            validator = self._compiled.compile(current["id"], wanted, document)
         return wanted, errors_of(validator, config)
 
     def require_valid(self, conn: Connection, binding: dict | None, config: dict[str, Any]) -> None:

@@ -1,11 +1,15 @@
+import asyncio
+
+import psycopg2
 import pytest
 
 from models.audit import AuditContext
 from models.configurations import ConfigurationCreate, ConfigurationUpdate
-from models.errors import BreakingSchemaVersion, SchemaInUse, SchemaValidationFailed
+from models.errors import BreakingSchemaVersion, SchemaInUse, SchemaNotFound, SchemaValidationFailed
 from models.paging import PageRequest
 from models.schemas import SchemaCreate
 from repositories import applications
+from repositories import schemas as schema_repository
 from services.configurations import ConfigurationService
 from services.json_schemas import CompiledSchemas
 from services.schemas import SchemaService
@@ -113,3 +117,56 @@ async def test_a_process_that_last_saw_a_configuration_bound_follows_what_anothe
     assert unbound.version == 3 and unbound.binding is None
     with pytest.raises(SchemaValidationFailed):
         await here.update(created.id, ConfigurationUpdate.model_validate({"config": {"port": 1e9}}), ADMIN)
+
+
+def _waiting_for_a_lock(database_url: str) -> bool:
+    with psycopg2.connect(database_url) as watcher, watcher.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+async def test_a_write_that_follows_the_latest_waits_for_a_new_version_then_meets_it(
+    database, database_url, conn, application_id
+):
+    schemas = SchemaService(database)
+    configurations = ConfigurationService(database, schemas=schemas)
+    created = await schemas.create(SchemaCreate.model_validate({"name": "net", "schema": PORT}), ADMIN)
+    body = {"application_id": application_id, "name": "a", "config": {"port": 1}, "schema": {"name": "net"}}
+    configuration = await configurations.create(ConfigurationCreate.model_validate(body), ADMIN)
+    # A new version in the making, in another transaction: it holds the schema's lock.
+    schema_repository.lock_for_change(conn, "net")
+    stricter = {"properties": {"port": {"maximum": 10}}}
+    schema_repository.add_version(conn, id=created.id, version=2, document=stricter, actor="other")
+
+    write = asyncio.ensure_future(
+        configurations.update(
+            configuration.id, ConfigurationUpdate.model_validate({"config": {"port": 80}}), ADMIN
+        )
+    )
+    await wait_until_async(lambda: _waiting_for_a_lock(database_url), what="the write waits for the schema")
+    conn.commit()
+
+    with pytest.raises(SchemaValidationFailed) as refused:
+        await write
+    assert refused.value.version == 2
+
+
+async def test_a_binding_that_races_a_deletion_finds_the_schema_gone(
+    database, database_url, conn, application_id
+):
+    schemas = SchemaService(database)
+    configurations = ConfigurationService(database, schemas=schemas)
+    created = await schemas.create(SchemaCreate.model_validate({"name": "net", "schema": PORT}), ADMIN)
+    schema_repository.lock_for_change(conn, "net")
+    schema_repository.delete(conn, created.id)
+
+    body = {"application_id": application_id, "name": "a", "config": {"port": 1}, "schema": {"name": "net"}}
+    binding = asyncio.ensure_future(configurations.create(ConfigurationCreate.model_validate(body), ADMIN))
+    await wait_until_async(lambda: _waiting_for_a_lock(database_url), what="the binding waits for the schema")
+    conn.commit()
+
+    with pytest.raises(SchemaNotFound):
+        await binding

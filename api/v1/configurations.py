@@ -243,20 +243,20 @@ _VALIDATE_OPENAPI = {
     responses=problem_responses(400, 404, 413, 415, 503),
 )
 async def validate_configuration_change(
-    configuration_id: str, request: Request, service: Configurations, changer: Changer
+    configuration_id: str, request: Request, service: Configurations, caller: Caller
 ) -> ValidationResult:
     """Whether a change would pass the configuration's schema, and why not: the body of a PUT
     (application/json) or of a merge PATCH (application/merge-patch+json). Writes nothing."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == MERGE_PATCH_JSON:
         patch = await merge_patch_body(request, STATE_MEMBERS)
-        return await service.check(configuration_id, changer, patch=patch)
+        return await service.check(configuration_id, caller.reach, patch=patch)
     if media_type != "application/json":
         raise HTTPException(
             415, f"Send the body of a PUT (application/json) or of a PATCH ({MERGE_PATCH_JSON})"
         )
     update = await _put_body(request)
-    return await service.check(configuration_id, changer, fields=update.model_dump(exclude_unset=True))
+    return await service.check(configuration_id, caller.reach, fields=update.model_dump(exclude_unset=True))
 
 
 async def _put_body(request: Request) -> ConfigurationUpdate:

@@ -266,7 +266,7 @@ def test_a_breaking_version_is_refused_naming_the_configurations_that_follow_the
     assert refused.json()["breaking"][0]["errors"][0]["keyword"] == "required"
     assert client.get(f"{URL}/database").json()["version"] == 1
     fine = add_version(client, "database", POOL, dry_run="true")
-    assert fine.json() == {"compatible": True, "breaking": []}
+    assert fine.json() == {"compatible": True, "breaking": [], "breaking_count": 0}
     assert client.get(f"{URL}/database").json()["version"] == 1
 
 
@@ -393,3 +393,56 @@ def test_a_dry_run_of_a_change_needs_a_json_body(client, application):
     assert empty.status_code == 400 and empty.json()["errors"][0]["type"] == "json_invalid"
     assert client.post(url, json=[1]).status_code == 400
     assert client.post(url, json={}).json() == {"valid": True, "errors": []}
+
+
+@pytest.mark.parametrize("path", ["%00", "%00/versions", "%00/versions/1"])
+def test_a_name_that_could_not_be_stored_names_nothing(client, path):
+    assert client.get(f"{URL}/{path}").status_code == 404
+    assert client.delete(f"{URL}/%00").status_code == 404
+    assert client.post(f"{URL}/%00/validate", json={"config": {}}).status_code == 404
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_dot_names_are_refused(client, name):
+    assert client.post(URL, json={"name": name, "schema": {}}).status_code == 400
+
+
+@pytest.mark.parametrize("version", [True, "2", 1.5])
+def test_a_version_is_a_json_integer(client, version):
+    create_schema(client)
+    response = client.post(f"{URL}/database/validate", json={"config": {}, "version": version})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "version"
+
+
+def test_numbers_beyond_a_float_are_checked_exactly(client, application):
+    huge = b'{"name": "huge", "schema": {"properties": {"n": {"maximum": 1e400}}}}'
+    assert client.post(URL, content=huge, headers={"Content-Type": "application/json"}).status_code == 201
+    body = '{"application_id": "%s", "name": "c", "config": {"n": 1e401}, "schema": {"name": "huge"}}'
+
+    refused = client.post(
+        CONFIGURATIONS, content=body % application["id"], headers={"Content-Type": "application/json"}
+    )
+    dry = client.post(
+        f"{URL}/huge/validate",
+        content=b'{"config": {"n": 1e399}}',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert refused.status_code == 400 and refused.json()["errors"][0]["path"] == "/n"
+    assert dry.json() == {"valid": True, "errors": []}
+
+
+def test_conflicts_name_at_most_100_configurations_and_count_them_all(client, application, monkeypatch):
+    monkeypatch.setattr("services.schemas.MAX_LISTED", 2)
+    create_schema(client)
+    for n in range(3):
+        create_configuration(client, application["id"], f"c{n}", config=GOOD, schema={"name": "database"})
+
+    breaking = add_version(client, "database", POOL | {"required": ["tls"]})
+    dry = add_version(client, "database", POOL | {"required": ["tls"]}, dry_run="true")
+    in_use = client.delete(f"{URL}/database")
+
+    assert (len(breaking.json()["breaking"]), breaking.json()["breaking_count"]) == (2, 3)
+    assert (len(dry.json()["breaking"]), dry.json()["breaking_count"]) == (2, 3)
+    assert (len(in_use.json()["configurations"]), in_use.json()["configurations_count"]) == (2, 3)

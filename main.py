@@ -45,15 +45,15 @@ from services.applications import ApplicationService
 from services.audit import AuditService
 from services.cache import RepresentationCache
 from services.change_feed import ChangeFeed
-from services.change_notifier import ChangeNotifier
+from services.change_notifier import CHANGES_CHANNEL, ChangeNotifier
 from services.configurations import ConfigurationService
 from services.health import HealthService
 from services.keyring import KeyRing
 from services.schemas import SchemaService
+from services.secrets import SecretBox
 from services.watches import ConfigurationWatcher
 
 VERSION = "1.0.0"
-CHANGES_CHANNEL = "config_changes"  # the channel services/change_notifier.py notifies
 # At shutdown, long polls are answered and event streams end at once (api/protocol.py);
 # whatever request is still running this long after is cut.
 SHUTDOWN_GRACE_S = 5
@@ -124,7 +124,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         await listener.start()
         opened.push_async_callback(listener.close)
-        schemas = SchemaService(db)
+        schemas = SchemaService(db, box=SecretBox(settings.secrets_keys()), cache=cache)
         configurations = ConfigurationService(db, cache, schemas)
         app.state.applications = ApplicationService(db, cache)
         app.state.configurations = configurations

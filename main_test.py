@@ -80,6 +80,24 @@ def test_production_without_a_database_stops_the_command_with_one_sentence(monke
     )
 
 
+def test_production_without_a_key_for_secrets_stops_the_command_with_one_sentence(
+    monkeypatch, capsys, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/config")
+    monkeypatch.delenv("SECRETS_KEY", raising=False)
+    monkeypatch.delenv("SECRETS_KEY_FILE", raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "production")
+
+    assert main.main([]) == 2
+
+    error = capsys.readouterr().err
+    assert error.startswith(
+        "config-service: SECRETS_KEY or SECRETS_KEY_FILE is required when ENVIRONMENT=production"
+    )
+    assert not (tmp_path / ".data").exists()  # no key was made up on the spot
+
+
 def service_connections(database_url: str) -> int:
     with admin_connection(database_url) as conn, conn.cursor() as cursor:
         cursor.execute(

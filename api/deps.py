@@ -37,7 +37,7 @@ async def _caller(request: Request) -> Principal:
     return caller_of(request.scope)
 
 
-async def _audit_context(request: Request) -> AuditContext:
+async def audit_context(request: Request) -> AuditContext:
     caller = caller_of(request.scope)
     return AuditContext(
         actor=caller.name,
@@ -58,6 +58,6 @@ Schemas = Annotated[SchemaService, from_state("schemas")]
 Feed = Annotated[ChangeFeed, from_state("feed")]
 AppSettings = Annotated[Settings, from_state("settings")]
 # Who is changing something, and from where: recorded in the audit log.
-Changer = Annotated[AuditContext, Depends(_audit_context)]
+Changer = Annotated[AuditContext, Depends(audit_context)]
 # Who is asking: the key (api/auth.py), with the applications it reaches.
 Caller = Annotated[Principal, Depends(_caller)]

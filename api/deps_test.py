@@ -4,7 +4,7 @@ import pytest
 from starlette.requests import Request
 
 from api.auth import PRINCIPAL
-from api.deps import _audit_context, from_state
+from api.deps import audit_context, from_state
 from models.api_keys import Principal
 
 pytestmark = pytest.mark.anyio
@@ -17,7 +17,7 @@ async def test_services_come_from_the_app_state():
     assert dependency.__name__ == "state_applications"
 
 
-async def test_the_audit_context_says_who_and_from_where():
+async def test_theaudit_context_says_who_and_from_where():
     """The actor is the key's name; X-Actor names whom it acts for; the reach goes along."""
     deployer = Principal("01JD0000000000000000000000", "deployer", 2, frozenset({"A"}), 10)
     request = Request(
@@ -28,11 +28,11 @@ async def test_the_audit_context_says_who_and_from_where():
             PRINCIPAL: deployer,
         }
     )
-    context = await _audit_context(request)
+    context = await audit_context(request)
     assert (context.actor, context.on_behalf_of) == ("deployer", "alice")
     assert (context.client_ip, context.user_agent, context.reach) == ("10.0.0.7", "cli/1", frozenset({"A"}))
 
 
 async def test_a_request_without_a_principal_reaches_nothing():
-    context = await _audit_context(Request({"type": "http", "headers": [], "client": None}))
+    context = await audit_context(Request({"type": "http", "headers": [], "client": None}))
     assert context.reach == frozenset()

@@ -23,6 +23,7 @@ from models.errors import (
     BreakingSchemaVersion,
     Conflict,
     DomainError,
+    Forbidden,
     InvalidChange,
     InvalidSchema,
     NotFound,
@@ -39,7 +40,7 @@ CLIENT_CLOSED_REQUEST = 499
 
 logger = logging.getLogger(__name__)
 
-_DOMAIN_STATUSES: list[tuple[type[DomainError], int]] = [(NotFound, 404), (Conflict, 409)]
+_DOMAIN_STATUSES: list[tuple[type[DomainError], int]] = [(NotFound, 404), (Conflict, 409), (Forbidden, 403)]
 
 
 class Problem(BaseModel):

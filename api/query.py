@@ -38,6 +38,20 @@ def optional_number(
     return value
 
 
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def optional_flag(request: Request, name: str) -> bool:
+    """A boolean query parameter, as FastAPI reads one (true/false, 1/0, yes/no, on/off)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw.lower() in _FALSE:
+        return False
+    if raw.lower() in _TRUE:
+        return True
+    raise _invalid(name, "Input should be a valid boolean, unable to interpret input", "bool_parsing")
+
+
 def _invalid(name: str, message: str, kind: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("query", name), "msg": message, "type": kind}])
 

@@ -2,7 +2,7 @@ import pytest
 from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 
-from api.query import described, header_parameter, optional_number, query_parameter
+from api.query import described, header_parameter, optional_flag, optional_number, query_parameter
 
 
 def request(query: str) -> Request:
@@ -55,3 +55,16 @@ def test_parameters_read_by_hand_are_documented_like_declared_ones():
         },
     }
     assert (tag["in"], tag["name"], tag["required"]) == ("header", "If-None-Match", False)
+
+
+@pytest.mark.parametrize(
+    ("query", "flag"), [("", False), ("reveal=true", True), ("reveal=1", True), ("reveal=Off", False)]
+)
+def test_flags_read_as_fastapi_reads_booleans(query, flag):
+    assert optional_flag(request(query), "reveal") is flag
+
+
+def test_a_flag_that_is_no_boolean_is_a_validation_error():
+    with pytest.raises(RequestValidationError) as raised:
+        optional_flag(request("reveal=maybe"), "reveal")
+    assert raised.value.errors()[0]["loc"] == ("query", "reveal")

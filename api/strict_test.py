@@ -41,7 +41,7 @@ def test_the_parameters_of_a_route_are_those_declared_and_those_read_by_hand():
     listing = routes["/configurations", "GET"]
     assert declared_query_parameters(listing) == {"limit", "offset", "after", "application_id", "name"}
     reading = routes["/configurations/{configuration_id}", "GET"]
-    assert declared_query_parameters(reading) == {"wait", "version"}
+    assert declared_query_parameters(reading) == {"wait", "version", "reveal"}
     assert declared_query_parameters(routes["/configurations/{configuration_id}", "PUT"]) == set()
 
 

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.secret_keys import load_keys, parse_key
+
 SCOPES = ("read", "write", "admin")
 # What an Authorization: Bearer header can carry: one token of visible ASCII (api/auth.py).
 _BEARER_TOKEN = re.compile(r"[\x21-\x7e]{1,512}")
@@ -68,6 +70,11 @@ class Settings(BaseSettings):
     metrics_require_key: bool = False
     # Origins (comma-separated) whose pages may call the API from a browser; empty: CORS off.
     cors_origins: str = ""
+    # The keys that seal the values schemas mark secret (services/secrets.py): base64 of 32
+    # bytes each, comma-separated, the first sealing and all opening; or a file of them, one a
+    # line. Neither, in development: one is made under $DATA_DIR; in production, no start.
+    secrets_key: SecretStr | None = None
+    secrets_key_file: Path | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -83,6 +90,20 @@ class Settings(BaseSettings):
         # The value itself never goes into the message: it is a secret.
         if not isinstance(text, str) or not _BEARER_TOKEN.fullmatch(text):
             raise ValueError("must be 1 to 512 visible ASCII characters, without spaces (a bearer token)")
+        return text
+
+    @field_validator("secrets_key", mode="before")
+    @classmethod
+    def _secrets_keys(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text in (None, ""):
+            return None
+        try:  # the keys themselves never go into the message
+            for key in str(text).split(","):
+                if key.strip():
+                    parse_key(key)
+        except ValueError as error:
+            raise ValueError(str(error)) from None
         return text
 
     @field_validator("anonymous_scopes")
@@ -124,7 +145,18 @@ class Settings(BaseSettings):
         # An embedded database inside a production container would silently lose data.
         if self.environment == "production" and self.database_url is None:
             raise ValueError("DATABASE_URL is required when ENVIRONMENT=production")
+        # A key made on the spot and lost with the container would lose every secret with it.
+        if self.environment == "production" and self.secrets_key is None and self.secrets_key_file is None:
+            raise ValueError(
+                "SECRETS_KEY or SECRETS_KEY_FILE is required when ENVIRONMENT=production: the key that "
+                "seals secrets (base64 of 32 random bytes, e.g. `openssl rand -base64 32`)"
+            )
         return self
+
+    def secrets_keys(self) -> list[bytes]:
+        """The keys that seal secrets, the first sealing (see secrets_key)."""
+        keys = self.secrets_key.get_secret_value() if self.secrets_key else None
+        return load_keys(keys, self.secrets_key_file, self.data_dir, self.environment == "production")
 
 
 def _items(value: str) -> tuple[str, ...]:

@@ -1,5 +1,6 @@
 import pytest
 
+from config.secret_keys import new_key_text
 from config.settings import Settings, SettingsError, load_settings
 
 
@@ -66,7 +67,24 @@ def test_production_refuses_the_embedded_database(monkeypatch):
     with pytest.raises(SettingsError, match="DATABASE_URL is required"):
         load_settings()
     monkeypatch.setenv("DATABASE_URL", "postgresql://db/config")
+    monkeypatch.setenv("SECRETS_KEY", new_key_text())
     assert load_settings().environment == "production"
+
+
+def test_production_refuses_to_start_without_a_key_for_secrets(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/config")
+    with pytest.raises(
+        SettingsError, match="SECRETS_KEY or SECRETS_KEY_FILE is required when ENVIRONMENT=production"
+    ):
+        load_settings()
+
+
+def test_a_bad_secrets_key_is_named_but_never_shown(monkeypatch):
+    monkeypatch.setenv("SECRETS_KEY", "c2hvcnQ=")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert "SECRETS_KEY" in str(raised.value) and "c2hvcnQ=" not in str(raised.value)
 
 
 def test_an_empty_database_url_means_embedded(monkeypatch):

@@ -10,9 +10,11 @@ from pydantic_core import PydanticCustomError
 from models.fields import Name
 from models.ids import Ulid
 
-Scope = Literal["read", "write", "admin"]
-# Each scope includes the ones before it: write can read, admin can do everything.
-SCOPE_RANK: dict[str, int] = {"read": 1, "write": 2, "admin": 3}
+Scope = Literal["read", "write", "admin", "secrets"]
+# Each of the first three includes the ones before it: write can read, admin can do
+# everything. `secrets` stands beside them: a key that can read may then also ask for the
+# plain values of secrets (?reveal=true); admin implies it.
+SCOPE_RANK: dict[str, int] = {"read": 1, "write": 2, "admin": 3, "secrets": 0}
 KEY_PREFIX = "cs_"
 MAX_RATE_LIMIT = 1_000_000
 # PostgreSQL's timestamptz ends in the year 294276, Python's datetime in 9999: the smaller wins.
@@ -42,7 +44,7 @@ class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    scopes: Annotated[list[Scope], Field(min_length=1, max_length=3), AfterValidator(_distinct)]
+    scopes: Annotated[list[Scope], Field(min_length=1, max_length=4), AfterValidator(_distinct)]
     application_ids: Annotated[list[Ulid], Field(max_length=1000), AfterValidator(_distinct)] | None = Field(
         None, description="The applications the key reaches; null or left out: all of them"
     )
@@ -52,6 +54,15 @@ class ApiKeyCreate(BaseModel):
     rate_limit_per_second: int | None = Field(
         None, ge=1, le=MAX_RATE_LIMIT, description="Default: the RATE_LIMIT_PER_SECOND setting"
     )
+
+    @field_validator("scopes")
+    @classmethod
+    def _secrets_is_a_way_of_reading(cls, value: list[str]) -> list[str]:
+        if value == ["secrets"]:
+            raise PydanticCustomError(
+                "secrets_alone", "The secrets scope lets a key that reads see secrets: add read (or write)"
+            )
+        return value
 
     @field_validator("application_ids")
     @classmethod
@@ -94,11 +105,14 @@ class Principal:
     reach: Reach
     rate_limit_per_second: int
     expires_at: float | None = None  # seconds since the epoch
+    reveals: bool = False  # holds the `secrets` scope
 
     def holds(self, scope: Scope) -> bool:
         # Admin reaches everything; a restricted key (one made before that rule, or by hand
         # in the database) holds at most write.
         rank = self.rank if self.reach is None else min(self.rank, SCOPE_RANK["write"])
+        if scope == "secrets":
+            return rank >= SCOPE_RANK["read"] and (self.reveals or rank >= SCOPE_RANK["admin"])
         return rank >= SCOPE_RANK[scope]
 
     def sees(self, application_id: str | None) -> bool:

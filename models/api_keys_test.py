@@ -65,3 +65,19 @@ def test_unknown_fields_are_refused():
     with pytest.raises(ValidationError) as refused:
         ApiKeyCreate(name="ci", scopes=["read"], scope="admin")
     assert refused.value.errors()[0]["type"] == "extra_forbidden"
+
+
+def test_the_secrets_scope_stands_beside_the_others_and_admin_implies_it():
+    def principal(scopes, reach=None):
+        return Principal(None, "k", rank_of(scopes), reach, 1, reveals="secrets" in scopes)
+
+    assert ApiKeyCreate(name="k", scopes=["read", "secrets"]).scopes == ["read", "secrets"]
+    assert principal(["read", "secrets"]).holds("secrets")
+    assert principal(["write", "secrets"], reach=frozenset({"A"})).holds("secrets")
+    assert principal(["admin"]).holds("secrets")
+    assert not principal(["write"]).holds("secrets")
+    assert not principal(["secrets"]).holds("secrets")  # revealing is a way of reading
+    with pytest.raises(ValidationError):
+        ApiKeyCreate(name="k", scopes=["secrets"])
+    assert not principal(["secrets"]).holds("read")
+    assert rank_of(["read", "secrets"]) == rank_of(["read"])

@@ -7,6 +7,7 @@ from models.fields import Comments, JsonObject, Name
 from models.ids import Ulid
 from models.requests import NotNull, RequestModel, left_out
 from models.schemas import SchemaBinding
+from models.sealed import masked
 
 # The member that binds a configuration to a schema (models/schemas.py says why an alias).
 _BINDING = "schema"
@@ -58,13 +59,16 @@ def binding_of(row: dict) -> dict | None:
 
 
 class Bound(BaseModel):
-    """Read from a row, whose binding is two columns."""
+    """Read from a row, whose binding is two columns, and whose secrets are sealed: shown
+    masked (a reveal opens them afterwards, services/configurations.py)."""
 
     @model_validator(mode="before")
     @classmethod
     def _binding_from_columns(cls, data: Any) -> Any:
         if isinstance(data, dict) and "schema_name" in data:
-            return {**data, _BINDING: binding_of(data)}
+            data = {**data, _BINDING: binding_of(data)}
+        if isinstance(data, dict) and "config" in data:  # what a reader sees: never a secret
+            data = {**data, "config": masked(data["config"])}
         return data
 
 

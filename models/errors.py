@@ -23,6 +23,15 @@ class NotFound(DomainError):
     pass
 
 
+class Forbidden(DomainError):
+    """The caller's key may not do this (a 403), though the request is well formed."""
+
+
+class RevealForbidden(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("Revealing secrets takes a key with the 'secrets' scope (or 'admin')")
+
+
 class Conflict(DomainError):
     pass
 
@@ -141,3 +150,12 @@ class BreakingSchemaVersion(Conflict):
         )
         self.breaking = breaking  # the first of them
         self.count = count
+
+
+class SecretUnreadable(DomainError):
+    """A sealed secret that none of the configured keys opens at its place: sealed for another
+    configuration or place, altered, or sealed with a key no longer configured."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"The secret at {quoted(path or '/')} cannot be opened with the configured keys")
+        self.path = path

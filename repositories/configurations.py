@@ -72,6 +72,10 @@ WITH written AS (
 SELECT {_COLUMNS} FROM written
 """
 
+# Whether a config holds a sealed secret (services/secrets.py): a change of it keeps its
+# secrets sealed, which takes the service's hand (a transaction), as a schema's check does.
+_HOLDS_SECRETS = """jsonb_path_exists({}, 'strict $.**."$secret"')"""
+
 # The configuration a change or a deletion starts from, locked, if in the caller's reach.
 _CURRENT = f"""WITH current AS (
     SELECT {_COLUMNS} FROM configurations
@@ -98,8 +102,9 @@ _CHANGE = f"""
                 WHEN %(set_name)s THEN %(name)s ELSE current.name END AS name,
            CASE WHEN %(rolled_back_from)s::integer IS NOT NULL THEN restored.comments
                 WHEN %(set_comments)s THEN %(comments)s ELSE current.comments END AS comments,
-           CASE WHEN %(rolled_back_from)s::integer IS NOT NULL THEN restored.config
-                WHEN %(set_config)s THEN %(config)s::jsonb ELSE current.config END AS config,
+           CASE WHEN %(set_config)s THEN %(config)s::jsonb
+                WHEN %(rolled_back_from)s::integer IS NOT NULL THEN restored.config
+                ELSE current.config END AS config,
            CASE WHEN %(set_binding)s THEN %(schema_name)s ELSE current.schema_name END AS schema_name,
            CASE WHEN %(set_binding)s THEN %(schema_version)s::integer ELSE current.schema_version END
                AS schema_version
@@ -114,7 +119,7 @@ _CHANGE = f"""
         version = target.version + 1, updated_at = now()
     FROM wanted
     WHERE target.id = wanted.id
-      AND (%(validated)s OR wanted.schema_name IS NULL)
+      AND (%(validated)s OR (wanted.schema_name IS NULL AND NOT {_HOLDS_SECRETS.format("target.config")}))
       AND (%(always)s
            OR (target.name, target.comments, target.config, target.schema_name, target.schema_version)
               IS DISTINCT FROM
@@ -138,7 +143,8 @@ SELECT {
 },
        written.id IS NOT NULL AS written, current.version AS current_version,
        restored.name IS NOT NULL AS restorable,
-       wanted.schema_name IS NOT NULL AND NOT %(validated)s AS needs_validation
+       (wanted.schema_name IS NOT NULL OR {_HOLDS_SECRETS.format("current.config")}) AND NOT %(validated)s
+           AS needs_validation
 FROM current LEFT JOIN written ON true LEFT JOIN restored ON true LEFT JOIN wanted ON true
 """
 

@@ -154,12 +154,26 @@ class RepresentationCache:
 
     def apply(self, change: ChangeEvent) -> None:
         """What the change feed reports changed is dropped."""
-        if change.action == "application.deleted":
+        if change.action == "configuration.revealed":
+            return  # a reveal reads; it changes nothing kept here
+        if change.action == "schema.versioned":
+            # A new version may mark values secret, and seal them in place in the configurations
+            # that follow it (services/schemas.py): which ones, only the schema knows. Rare:
+            # everything goes, and is read again as asked.
+            self.drop_all()
+        elif change.action == "application.deleted":
             self.drop_application(change.application_id)
         elif change.entity_type == "configuration":  # its application's configuration_ids change too
             self.drop(("configuration", change.entity_id), ("application", change.application_id))
         elif change.entity_type == "application":
             self.drop(("application", change.entity_id))
+
+    def drop_all(self) -> None:
+        """Everything, also what is being read now."""
+        metrics.CACHE_EVICTIONS.labels("changed").inc(len(self._entries))
+        self._entries.clear()
+        self._epoch += 1
+        self._forget_drops()
 
     def suspend(self) -> None:
         """Empty the cache and bypass it: changes may be happening unheard."""

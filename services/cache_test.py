@@ -170,3 +170,21 @@ def test_the_response_head_is_ready():
         (b"content-length", b"8"),
         (b"etag", b'"3"'),
     ]
+
+
+def test_a_new_schema_version_drops_everything_even_what_is_being_read():
+    cache = RepresentationCache()
+    cache.put(("configuration", "C"), rep(), cache.read_started())
+    began = cache.read_started()
+    cache.apply(change("schema.versioned", "SCHEMA", application_id=None))
+    cache.put(("configuration", "D"), rep(), began)
+    assert (cache.get(("configuration", "C")), cache.get(("configuration", "D"))) == (None, None)
+    cache.put(("configuration", "D"), rep(), cache.read_started())
+    assert cache.get(("configuration", "D")) == rep()
+
+
+def test_a_reveal_drops_nothing():
+    cache = RepresentationCache()
+    cache.put(("configuration", "C"), rep(), cache.read_started())
+    cache.apply(change("configuration.revealed", "C"))
+    assert cache.get(("configuration", "C")) == rep()

@@ -19,6 +19,10 @@ from repositories import audit
 logger = logging.getLogger(__name__)
 
 
+# The channel the change feed listens on (database/listener.py), and commits are told on.
+CHANGES_CHANNEL = "config_changes"
+
+
 class ChangeNotifier:
     def __init__(self, db: Database, channel: str) -> None:
         self._db = db

@@ -27,12 +27,17 @@ from models.paging import Page, PageRequest
 from models.preconditions import VersionCondition, etag, require_match
 from models.revisions import Diff, Revision
 from models.schemas import ValidationResult
+from models.sealed import holds_sealed, masked_for_diff
 from repositories import applications, configurations, revisions
+from services.audit import record
 from services.cache import Representation, RepresentationCache
 from services.ids import existing_id
 from services.merge_patch import merge_patch
 from services.schemas import SchemaService
+from services.secrets import opened
 
+# An audit event's note, at most (audit_events.note).
+MAX_NOTE = 1024
 # Configurations remembered as bound to a schema, at most (see _note_binding).
 BOUND_REMEMBERED = 10_000
 
@@ -69,14 +74,21 @@ class ConfigurationService:
             raise ApplicationNotFound(request.application_id)
 
         fields = request.model_dump()
+        configuration_id = new_id()  # its secrets are sealed to it
+        # Bound, or holding what claims to be a sealed secret (which must open here, for this
+        # configuration): checked under the schema's lock, in a transaction.
+        checked = fields["binding"] is not None or holds_sealed(fields["config"])
 
         def create(conn: Connection) -> Configuration:
-            self._schemas.require_valid(conn, fields["binding"], fields["config"])
-            row = configurations.insert(conn, context, id=new_id(), event_id=new_id(), **fields)
+            config = fields["config"]
+            if checked:
+                config = self._schemas.stored_form(conn, configuration_id, fields["binding"], config, None)
+            row = configurations.insert(
+                conn, context, id=configuration_id, event_id=new_id(), **(fields | {"config": config})
+            )
             return Configuration.model_validate(row)
 
-        # Bound, it is validated under the schema's lock: a transaction; else one statement.
-        created = await (self._db.write if fields["binding"] else self._db.write_statement)(create)
+        created = await (self._db.write if checked else self._db.write_statement)(create)
         self._note_binding(created)
         self._cache.drop(("application", created.application_id))  # its configuration_ids changed
         return created
@@ -162,8 +174,10 @@ class ConfigurationService:
         def apply(conn: Connection) -> Configuration:
             current = self._current(conn, configuration_id, context.reach, lock=True)
             require_match(if_match, current["version"], "configuration")
-            wanted = _patched(current, patch)
-            self._schemas.require_valid(conn, wanted["binding"], wanted["config"])
+            wanted = _patched(current, patch, self._schemas.plain(configuration_id, current["config"]))
+            wanted["config"] = self._schemas.stored_form(
+                conn, configuration_id, wanted["binding"], wanted["config"], current["config"]
+            )
             row = configurations.change(
                 conn,
                 configuration_id,
@@ -175,6 +189,8 @@ class ConfigurationService:
                 based_on=current["version"],
                 validated=True,
             )
+            # After the change: its own event's image of what it replaced is history too.
+            self._schemas.seal_earlier(conn, configuration_id, current["config"], wanted["config"])
             return _changed(configuration_id, row, if_match)
 
         changed = await self._db.write(apply)
@@ -256,10 +272,10 @@ class ConfigurationService:
             return found[from_version], found[target]
 
         source, target = await self._db.read(versions)
-        # Values are compared as written: exactly, with the exact numbers' own writer.
-        patch = jsonpatch.JsonPatch.from_diff(
-            source["config"], target["config"], dumps=exact_json.dumps
-        ).patch
+        # Values are compared as written: exactly, with the exact numbers' own writer; and
+        # secrets masked, so that a diff tells that one changed, never from what or to what.
+        before, after = masked_for_diff(source["config"], target["config"])
+        patch = jsonpatch.JsonPatch.from_diff(before, after, dumps=exact_json.dumps).patch
         return Diff(from_version=source["version"], to_version=target["version"], patch=patch)
 
     @staticmethod
@@ -326,7 +342,9 @@ class ConfigurationService:
                 conn, configuration_id, context, if_match, change, fields or {}, rolled_back_from, note
             )
 
-        if configuration_id in self._bound:  # it must be validated: no statement that would not write
+        # A configuration known to be bound must be validated, and a sealed value sent must open:
+        # no statement that would not write.
+        if configuration_id in self._bound or holds_sealed((fields or {}).get("config")):
             changed = await self._db.write(validated)
         else:
             changed = await self._db.write_statement(apply)
@@ -358,12 +376,16 @@ class ConfigurationService:
         rolled_back_from: int | None,
         note: str | None,
     ) -> Configuration:
-        """The change of a bound configuration: what it becomes must pass the schema, which
-        stays at its version until the change commits."""
+        """The change of a bound configuration (or of one that holds secrets): what it becomes
+        must pass the schema, which stays at its version until the change commits, and its
+        secrets are sealed (services/schemas.py stored_form)."""
         current = self._current(conn, configuration_id, context.reach, lock=True)
         require_match(if_match, current["version"], "configuration")
         wanted = _target(conn, current, fields, rolled_back_from)
-        self._schemas.require_valid(conn, wanted["binding"], wanted["config"])
+        stored = self._schemas.stored_form(
+            conn, configuration_id, wanted["binding"], wanted["config"], current["config"]
+        )
+        fields = fields | {"config": stored}
         row = configurations.change(
             conn,
             configuration_id,
@@ -377,6 +399,8 @@ class ConfigurationService:
             note=note,
             validated=True,
         )
+        # After the change: its own event's image of what it replaced is history too.
+        self._schemas.seal_earlier(conn, configuration_id, current["config"], stored)
         return _changed(configuration_id, row, if_match, rolled_back_from)
 
     async def check(
@@ -393,18 +417,46 @@ class ConfigurationService:
 
         def check(conn: Connection) -> list[dict]:
             current = self._current(conn, configuration_id, reach)
-            wanted = (
-                _patched(current, patch) if patch is not None else _target(conn, current, fields or {}, None)
+            if patch is not None:
+                plain = self._schemas.plain(configuration_id, current["config"])
+                wanted = _patched(current, patch, plain)
+            else:
+                wanted = _target(conn, current, fields or {}, None)
+            return self._schemas.errors_of_change(
+                conn, configuration_id, wanted["binding"], wanted["config"], current["config"]
             )
-            if wanted["binding"] is None:
-                return []
-            binding = wanted["binding"]
-            return self._schemas.errors_against(
-                conn, binding["name"], binding.get("version"), wanted["config"]
-            )[1]
 
         errors = await self._db.read(check)
         return ValidationResult(valid=not errors, errors=errors)
+
+    async def revealed(
+        self, configuration_id: str, context: AuditContext, version: int | None = None
+    ) -> Configuration | Revision:
+        """The configuration (or its revision `version`) with its secrets in plain: for a key
+        that may see them (the caller checks). Each reveal is an audit event naming the paths
+        it opened, never their values; it never goes through the cache."""
+        configuration_id = existing_id(configuration_id, ConfigurationNotFound)
+
+        def reveal(conn: Connection) -> dict:
+            current = self._current(conn, configuration_id, context.reach)
+            row = current if version is None else self._revisions(conn, configuration_id, [version])[version]
+            plain, paths = opened(row["config"], self._schemas.box, configuration_id)
+            record(
+                conn,
+                context,
+                "configuration.revealed",
+                entity_type="configuration",
+                entity_id=configuration_id,
+                application_id=current["application_id"],
+                version=row["version"],
+                before=None,
+                after=None,
+                note=_revealed_note(paths),
+            )
+            return row | {"config": plain}
+
+        row = await self._db.write(reveal)
+        return (Configuration if version is None else Revision).model_validate(row)
 
     @staticmethod
     def _current(conn: Connection, configuration_id: str, reach: Reach, *, lock: bool = False) -> dict:
@@ -414,12 +466,22 @@ class ConfigurationService:
         return current
 
 
-def _patched(current: dict, patch: dict[str, Any]) -> dict:
-    """What a merge patch makes of the configuration: its fields, valid, or InvalidChange."""
+def _revealed_note(paths: list[str]) -> str:
+    """What the audit log keeps of a reveal: the paths opened, within its note's length."""
+    if not paths:
+        return "revealed: no secrets"
+    text = "revealed " + ", ".join(paths)
+    return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
+
+
+def _patched(current: dict, patch: dict[str, Any], plain_config: dict[str, Any]) -> dict:
+    """What a merge patch makes of the configuration: its fields, valid, or InvalidChange.
+    It applies to the config as the client knows it (`plain_config`: its secrets opened), not
+    to the sealed form it is stored in."""
     document = {
         "name": current["name"],
         "comments": current["comments"],
-        "config": current["config"],
+        "config": plain_config,
         "schema": binding_of(current),
     }
     try:

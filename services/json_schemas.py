@@ -15,6 +15,7 @@ without a request.
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -140,6 +141,49 @@ def _reference_error(message: str) -> dict[str, str]:
     return {"path": "", "message": _message(message), "keyword": keyword, "schema_path": ""}
 
 
+def without_secret_values(errors: list[dict[str, str]], schema: Any, document: Any) -> list[dict[str, str]]:
+    """The errors, for a schema that marks values secret, with no message that could show
+    one: an error about a marked value (its keyword under a mark), or about an object or array
+    (whose message shows it whole, secrets and all), says what failed but not the value."""
+    shown = []
+    for error in errors:
+        if _under_a_mark(schema, error["schema_path"]) or _a_container(document, error["path"]):
+            hidden = (
+                f"The value does not pass {quoted(error['keyword'])} (not shown: it is or holds a secret)"
+            )
+            error = error | {"message": hidden}
+        shown.append(error)
+    return shown
+
+
+def _under_a_mark(schema: Any, pointer: str) -> bool:
+    node = schema
+    for part in pointer.split("/")[1:]:
+        if isinstance(node, dict) and any(node.get(mark) is True for mark in SECRET_MARKS):
+            return True
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return False
+
+
+def _a_container(document: Any, pointer: str) -> bool:
+    node = document
+    for part in pointer.split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return isinstance(node, dict | list)
+
+
 def errors_of(validator: jsonschema_rs.Validator, document: Any) -> list[dict[str, str]]:
     """Why `document` does not pass (empty if it does), at most MAX_ERRORS reasons."""
     try:
@@ -154,6 +198,57 @@ def _errors(validator: jsonschema_rs.Validator, document: Any) -> list[dict[str,
     return _explained(validator.iter_errors(document))
 
 
+# The keywords that mark a value secret (services/secrets.py): the standard annotation, and
+# the explicit one for values a client must be able to write and read back (with a key).
+SECRET_MARKS = ("writeOnly", "x-secret")
+
+
+def marks_secrets(document: Any) -> bool:
+    """Whether the schema marks any value secret, anywhere (in $defs too): a schema that does
+    not is never asked which values are."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            if any(value.get(mark) is True for mark in SECRET_MARKS):
+                return True
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+def secret_paths(validator: jsonschema_rs.Validator, document: Any) -> list[str]:
+    """The JSON Pointers of the values in `document` (which passes the schema) that the schema
+    marks secret: wherever the marking subschema applies, through $ref, items and the rest."""
+    try:
+        evaluation = validator.evaluate(document)
+    except ValueError:  # an exact number (see errors_of)
+        evaluation = validator.evaluate(_plain_numbers(document))
+    found = set()
+    for unit in evaluation.list()["details"]:
+        annotations = unit.get("annotations")
+        if isinstance(annotations, dict) and any(annotations.get(mark) is True for mark in SECRET_MARKS):
+            found.add(unit["instanceLocation"])
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class CompiledSchema:
+    validator: jsonschema_rs.Validator
+    marks_secrets: bool
+    document: dict[str, Any]
+
+    def errors(self, document: Any) -> list[dict[str, str]]:
+        """errors_of, never showing a value the schema marks secret."""
+        errors = errors_of(self.validator, document)
+        return (
+            without_secret_values(errors, self.document, document)
+            if errors and self.marks_secrets
+            else errors
+        )
+
+
 class CompiledSchemas:
     """Each schema version compiled once per process: versions never change, so an entry
     never goes stale. Keyed by the schema's id, not its name: a schema deleted and made
@@ -161,26 +256,26 @@ class CompiledSchemas:
 
     def __init__(self, capacity: int = COMPILED_SCHEMAS_KEPT) -> None:
         self._capacity = capacity
-        self._compiled: OrderedDict[tuple[str, int], jsonschema_rs.Validator] = OrderedDict()
+        self._compiled: OrderedDict[tuple[str, int], CompiledSchema] = OrderedDict()
         self._lock = threading.Lock()  # used from the database's worker threads
 
-    def get(self, schema_id: str, version: int) -> jsonschema_rs.Validator | None:
+    def get(self, schema_id: str, version: int) -> CompiledSchema | None:
         with self._lock:
-            validator = self._compiled.get((schema_id, version))
-            if validator is not None:
+            compiled = self._compiled.get((schema_id, version))
+            if compiled is not None:
                 self._compiled.move_to_end((schema_id, version))
-            return validator
+            return compiled
 
-    def compile(self, schema_id: str, version: int, document: dict[str, Any]) -> jsonschema_rs.Validator:
+    def compile(self, schema_id: str, version: int, document: dict[str, Any]) -> CompiledSchema:
         found = self.get(schema_id, version)
         if found is not None:
             return found
-        validator = compile_schema(document)
+        compiled = CompiledSchema(compile_schema(document), marks_secrets(document), document)
         with self._lock:
-            self._compiled[(schema_id, version)] = validator
+            self._compiled[(schema_id, version)] = compiled
             if len(self._compiled) > self._capacity:
                 self._compiled.popitem(last=False)
-        return validator
+        return compiled
 
     def __len__(self) -> int:
         return len(self._compiled)

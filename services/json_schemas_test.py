@@ -100,6 +100,7 @@ def test_compiled_schemas_are_kept_per_schema_and_version_within_capacity():
     first = compiled.compile("A", 1, {"type": "object"})
 
     assert compiled.compile("A", 1, {"this": "is not read again"}) is first
+    assert not first.marks_secrets
     assert compiled.get("A", 2) is None
     compiled.compile("A", 2, {})
     compiled.compile("B", 1, {})

@@ -76,7 +76,10 @@ def parser() -> argparse.ArgumentParser:
     create = commands.add_parser("create", help="make a key and print its secret (once)")
     create.add_argument("name")
     create.add_argument(
-        "--scope", action="append", choices=["read", "write", "admin"], help="repeatable; default admin"
+        "--scope",
+        action="append",
+        choices=["read", "write", "admin", "secrets"],
+        help="repeatable; default admin",
     )
     create.add_argument("--application", action="append", metavar="ID", help="repeatable; default all")
     create.add_argument("--expires-at", metavar="TIME", help="RFC 3339, e.g. 2027-01-01T00:00:00Z")

@@ -38,6 +38,7 @@ def principal_of(row: dict, default_rate_limit: int) -> Principal:
         reach=reach,
         rate_limit_per_second=row["rate_limit_per_second"] or default_rate_limit,
         expires_at=None if expires is None else expires.timestamp(),
+        reveals="secrets" in row["scopes"],
     )
 
 

@@ -18,6 +18,9 @@ from config.settings import Settings, load_settings
 # /api/v1 carries it unless a test says otherwise.
 ADMIN_KEY = "cs_the-test-suites-own-admin-key-not-for-production"
 AUTHORIZED = {"Authorization": f"Bearer {ADMIN_KEY}"}
+# The suite's key for sealing secrets (base64 of 32 bytes): never one a developer's
+# $DATA_DIR holds.
+SECRETS_KEY = "dGhlIHRlc3Qgc3VpdGUncyBvd24gc2VjcmV0cyBrZXk="
 # The changes an app or service started with it has made before a test's own, each with a
 # seq on the change feed: the admin key's creation.
 CHANGES_AT_START = 1
@@ -33,6 +36,7 @@ def settings_for(database_url: str, **overrides: object) -> Settings:
         "db_max_connections": 5,
         "allowed_hosts": "testserver",  # the name httpx gives the app it calls in-process
         "admin_api_key": ADMIN_KEY,
+        "secrets_key": SECRETS_KEY,
         "_env_file": None,  # a developer's .env must not change what the tests see
     }
     return load_settings(**(values | overrides))

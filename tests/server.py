@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.apps import ADMIN_KEY, AUTHORIZED
+from tests.apps import ADMIN_KEY, AUTHORIZED, SECRETS_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +64,9 @@ def service_process(
         process = subprocess.Popen(
             command or [sys.executable, "main.py"],
             cwd=ROOT,
-            env=clean | {"PORT": str(port), "HOST": "127.0.0.1", "ADMIN_API_KEY": ADMIN_KEY} | env,
+            env=clean
+            | {"PORT": str(port), "HOST": "127.0.0.1", "ADMIN_API_KEY": ADMIN_KEY, "SECRETS_KEY": SECRETS_KEY}
+            | env,
             stdout=output,
             stderr=subprocess.STDOUT,
             text=True,

@@ -8,21 +8,23 @@ from starlette.exceptions import HTTPException
 
 from api.auth import caller_of
 from api.conditional import IfMatch, if_none_match_of, not_modified, representation_response, set_etag
-from api.deps import Caller, Changer, Configurations
+from api.deps import Caller, Changer, Configurations, audit_context
 from api.disconnects import ended_by_disconnect
 from api.errors import problem_responses
 from api.exact_numbers import ExactNumbersRoute
 from api.merge_patch import MERGE_PATCH_JSON, MERGE_PATCH_OPENAPI, json_body, merge_patch_body
 from api.paging import PageParams, VersionPageParams, link_next
-from api.query import described, header_parameter, optional_number, query_parameter
+from api.query import described, header_parameter, optional_flag, optional_number, query_parameter
+from models import exact_json
 from models.configurations import STATE_MEMBERS, Configuration, ConfigurationCreate, ConfigurationUpdate
-from models.errors import RevisionNotFound
+from models.errors import RevealForbidden, RevisionNotFound
 from models.fields import SearchText
 from models.ids import Ulid
 from models.paging import MAX_VERSION
-from models.preconditions import CONDITION_PATTERN, VersionCondition
+from models.preconditions import CONDITION_PATTERN, VersionCondition, etag
 from models.revisions import Diff, Revision, RollbackRequest
 from models.schemas import ValidationResult
+from services.configurations import ConfigurationService
 
 router = APIRouter(prefix="/configurations", tags=["configurations"], route_class=ExactNumbersRoute)
 
@@ -57,6 +59,11 @@ async def list_configurations(
     return result.items
 
 
+REVEAL_DOCUMENTED = query_parameter(
+    "reveal",
+    {"type": "boolean"},
+    "Show secrets in plain (a key with the secrets scope; audited; never cached)",
+)
 LONG_POLL_DOCUMENTED = described(
     query_parameter(
         "wait", {"minimum": 0, "type": "number"}, "Long poll: hold up to this many seconds for a change"
@@ -69,6 +76,7 @@ LONG_POLL_DOCUMENTED = described(
     header_parameter(
         "If-None-Match", 'Answer 304 if the current version is this one: "3"', CONDITION_PATTERN
     ),
+    REVEAL_DOCUMENTED,
 )
 
 
@@ -77,7 +85,7 @@ LONG_POLL_DOCUMENTED = described(
     response_model=Configuration,
     openapi_extra=LONG_POLL_DOCUMENTED,
     responses={304: {"description": "Not Modified: the version named is current (or no change came)"}}
-    | problem_responses(400, 404, 503),
+    | problem_responses(400, 403, 404, 503),
 )
 async def get_configuration(configuration_id: str, request: Request) -> Response:
     """The configuration. With `wait` (a long poll): answered at once if it is newer than
@@ -88,6 +96,9 @@ async def get_configuration(configuration_id: str, request: Request) -> Response
     version = optional_number(request, "version", int, minimum=0, maximum=MAX_VERSION)
     if_none_match = if_none_match_of(request)
     state = request.app.state
+    reveal = optional_flag(request, "reveal")
+    if reveal and not caller_of(request.scope).holds("secrets"):
+        raise RevealForbidden()  # before any wait: the answer would be refused anyway
     reach = caller_of(request.scope).reach
     if wait is None and version is None:
         representation = await state.configurations.representation(configuration_id, reach)
@@ -102,7 +113,25 @@ async def get_configuration(configuration_id: str, request: Request) -> Response
             )
         if not changed:
             return not_modified(representation.version)
+    if reveal:  # read afresh, in plain, and audited; never from or into the cache
+        return await _revealed(request, state.configurations, configuration_id)
     return representation_response(representation)
+
+
+async def _revealed(
+    request: Request, service: ConfigurationService, configuration_id: str, version: int | None = None
+) -> Response:
+    """The configuration (or a version of it) with its secrets in plain, for a key that holds
+    the secrets scope; never stored by any cache on the way."""
+    caller = caller_of(request.scope)
+    if not caller.holds("secrets"):
+        raise RevealForbidden()
+    revealed = await service.revealed(configuration_id, await audit_context(request), version)
+    body = exact_json.unmarked_bytes(revealed.model_dump_json().encode())
+    headers = {"Cache-Control": "no-store"}
+    if version is None:
+        headers["ETag"] = etag(revealed.version)
+    return Response(body, media_type="application/json", headers=headers)
 
 
 def _version_named(if_none_match: VersionCondition | None) -> int | None:
@@ -201,12 +230,19 @@ async def list_configuration_versions(
     return result.items
 
 
-@router.get("/{configuration_id}/versions/{version}", responses=problem_responses(404, 503))
+@router.get("/{configuration_id}/versions/{version}", responses=problem_responses(400, 403, 404, 503))
 async def get_configuration_version(
-    configuration_id: str, version: str, service: Configurations, caller: Caller
+    configuration_id: str,
+    version: str,
+    service: Configurations,
+    caller: Caller,
+    request: Request,
+    reveal: Annotated[bool, Query(description=REVEAL_DOCUMENTED["description"])] = False,
 ) -> Revision:
     if not (version.isascii() and version.isdigit()) or not 1 <= int(version) <= MAX_VERSION:
         raise RevisionNotFound(configuration_id, version)
+    if reveal:
+        return await _revealed(request, service, configuration_id, int(version))
     return await service.version(configuration_id, int(version), caller.reach)
 
 

@@ -34,6 +34,7 @@ SECTIONS = [
     "Audit log",
     "Watching for changes",
     "Schemas: bad configuration never lands",
+    "Secrets: marked by the schema, sealed at rest, masked on every read",
     "Deleting",
 ]
 

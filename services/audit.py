@@ -40,6 +40,29 @@ def record(
     )
 
 
+# An audit event's note, at most (audit_events.note).
+MAX_NOTE = 1024
+
+
+def record_about(
+    conn: Connection, context: AuditContext, action: Action, configuration: dict, *, version: int, note: str
+) -> dict:
+    """Append an event about a configuration that changes none of it (a reveal, a scrub):
+    no images, only what was done, in `note` (cut to its length)."""
+    return record(
+        conn,
+        context,
+        action,
+        entity_type="configuration",
+        entity_id=configuration["id"],
+        application_id=configuration["application_id"],
+        version=version,
+        before=None,
+        after=None,
+        note=note if len(note) <= MAX_NOTE else note[: MAX_NOTE - 1] + "…",
+    )
+
+
 class AuditService:
     def __init__(self, db: Database) -> None:
         self._db = db

@@ -29,15 +29,13 @@ from models.revisions import Diff, Revision
 from models.schemas import ValidationResult
 from models.sealed import holds_sealed, masked_for_diff
 from repositories import applications, configurations, revisions
-from services.audit import record
+from services.audit import record_about
 from services.cache import Representation, RepresentationCache
 from services.ids import existing_id
 from services.merge_patch import merge_patch
 from services.schemas import SchemaService
 from services.secrets import opened
 
-# An audit event's note, at most (audit_events.note).
-MAX_NOTE = 1024
 # Configurations remembered as bound to a schema, at most (see _note_binding).
 BOUND_REMEMBERED = 10_000
 
@@ -441,18 +439,8 @@ class ConfigurationService:
             current = self._current(conn, configuration_id, context.reach)
             row = current if version is None else self._revisions(conn, configuration_id, [version])[version]
             plain, paths = opened(row["config"], self._schemas.box, configuration_id)
-            record(
-                conn,
-                context,
-                "configuration.revealed",
-                entity_type="configuration",
-                entity_id=configuration_id,
-                application_id=current["application_id"],
-                version=row["version"],
-                before=None,
-                after=None,
-                note=_revealed_note(paths),
-            )
+            note = "revealed " + ", ".join(paths) if paths else "revealed: no secrets"
+            record_about(conn, context, "configuration.revealed", current, version=row["version"], note=note)
             return row | {"config": plain}
 
         row = await self._db.write(reveal)
@@ -464,14 +452,6 @@ class ConfigurationService:
         if current is None or not within(reach, current["application_id"]):
             raise ConfigurationNotFound(configuration_id)
         return current
-
-
-def _revealed_note(paths: list[str]) -> str:
-    """What the audit log keeps of a reveal: the paths opened, within its note's length."""
-    if not paths:
-        return "revealed: no secrets"
-    text = "revealed " + ", ".join(paths)
-    return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
 
 
 def _patched(current: dict, patch: dict[str, Any], plain_config: dict[str, Any]) -> dict:

@@ -14,7 +14,7 @@ without a request.
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -156,32 +156,31 @@ def without_secret_values(errors: list[dict[str, str]], schema: Any, document: A
     return shown
 
 
-def _under_a_mark(schema: Any, pointer: str) -> bool:
-    node = schema
+def _along(document: Any, pointer: str) -> Iterator[Any]:
+    """Each value from the document's root down to the one at `pointer` (or as far as it goes)."""
+    node = document
+    yield node
     for part in pointer.split("/")[1:]:
-        if isinstance(node, dict) and any(node.get(mark) is True for mark in SECRET_MARKS):
-            return True
         part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict):
-            node = node.get(part)
+        if isinstance(node, dict) and part in node:
+            node = node[part]
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            return False
-    return False
+            return
+        yield node
+
+
+def _under_a_mark(schema: Any, pointer: str) -> bool:
+    return any(
+        isinstance(node, dict) and any(node.get(mark) is True for mark in SECRET_MARKS)
+        for node in _along(schema, pointer)
+    )
 
 
 def _a_container(document: Any, pointer: str) -> bool:
-    node = document
-    for part in pointer.split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return isinstance(node, dict | list)
+    nodes = list(_along(document, pointer))
+    return len(nodes) == pointer.count("/") + 1 and isinstance(nodes[-1], dict | list)
 
 
 def errors_of(validator: jsonschema_rs.Validator, document: Any) -> list[dict[str, str]]:

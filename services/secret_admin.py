@@ -44,14 +44,13 @@ from models.audit import AuditContext
 from models.errors import ConfigurationNotFound, DomainError, SecretUnreadable
 from models.sealed import copy_json, is_sealed, walk
 from repositories import audit, configurations, secret_rows
-from services.audit import record
+from services.audit import record_about
 from services.change_notifier import CHANGES_CHANNEL
 from services.ids import existing_id
 from services.secret_history import seal_everywhere
 from services.secrets import SecretBox
 
 DEFAULT_BATCH_SIZE = 100
-MAX_NOTE = 1024  # audit_events.note
 # A batch may wait on a row a request holds, and a count reads whole tables: more time than
 # a request is given, but still an end.
 STATEMENT_TIMEOUT_MS = 120_000
@@ -298,12 +297,6 @@ def _report_rotation(rotation: Rotation, box: SecretBox) -> int:
 # --- scrub ------------------------------------------------------------------------------
 
 
-def scrubbed_note(path: str, count: int) -> str:
-    """What the audit log keeps of a scrub: the path and how many values, within a note's length."""
-    text = f"scrubbed {path}: sealed {count} values"
-    return text if len(text) <= MAX_NOTE else text[: MAX_NOTE - 1] + "…"
-
-
 async def scrub(db: Database, box: SecretBox, configuration_id: str, path: str, context: AuditContext) -> int:
     """Seal the value at `path` in the configuration, its revisions and its audit images, and
     record that; return how many values were sealed (none: nothing is recorded)."""
@@ -315,17 +308,9 @@ async def scrub(db: Database, box: SecretBox, configuration_id: str, path: str, 
             raise ConfigurationNotFound(configuration_id)
         count = seal_everywhere(conn, box, configuration_id, [path])
         if count:
-            record(
-                conn,
-                context,
-                "configuration.scrubbed",
-                entity_type="configuration",
-                entity_id=configuration_id,
-                application_id=current["application_id"],
-                version=current["version"],
-                before=None,
-                after=None,
-                note=scrubbed_note(path, count),
+            note = f"scrubbed {path}: sealed {count} values"  # what, never the value
+            record_about(
+                conn, context, "configuration.scrubbed", current, version=current["version"], note=note
             )
         return count
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from services.json_schemas import DIALECT, compile_schema, errors_of, json_pointer
+from models.json_pointer import pointer as json_pointer
+from services.json_schemas import DIALECT, compile_schema, errors_of
 
 # Where a write's own numbers go in VALID_CONFIG, so that every PUT wrk sends is a new config
 # (a repeated one is a no-op write): targets.lua replaces them in body_template()'s text.

@@ -5,6 +5,8 @@ reader is shown has each of them masked."""
 from collections.abc import Iterator
 from typing import Any
 
+from models.json_pointer import at, escaped
+
 MASK = "********"
 SEALED = "$secret"
 
@@ -22,13 +24,9 @@ def walk(document: Any) -> Iterator[tuple[str, Any, Any, Any]]:
         if is_sealed(value):
             continue
         if isinstance(value, dict):
-            pending.extend((f"{path}/{_escaped(k)}", v, value, k) for k, v in value.items())
+            pending.extend((f"{path}/{escaped(k)}", v, value, k) for k, v in value.items())
         elif isinstance(value, list):
             pending.extend((f"{path}/{i}", v, value, i) for i, v in enumerate(value))
-
-
-def _escaped(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def sealed_paths(document: Any) -> list[str]:
@@ -56,32 +54,6 @@ def copy_json(document: Any) -> Any:
     if isinstance(document, list):
         return [copy_json(v) for v in document]
     return document
-
-
-def at(document: Any, path: str) -> tuple[bool, Any]:
-    """(found, value) at a JSON Pointer."""
-    value = document
-    for part in path.split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return False, None
-    return True, value
-
-
-def set_at(document: Any, path: str, new: Any) -> None:
-    parts = [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
-    target = document
-    for part in parts[:-1]:
-        target = target[int(part)] if isinstance(target, list) else target[part]
-    last = parts[-1]
-    if isinstance(target, list):
-        target[int(last)] = new
-    else:
-        target[last] = new
 
 
 # What a diff compares a secret that changed from: never a value, only that it differs.

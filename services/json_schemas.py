@@ -14,7 +14,7 @@ without a request.
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,6 +23,7 @@ import jsonschema_rs
 
 from models.errors import MAX_ERRORS, InvalidSchema, quoted
 from models.exact_json import ExactNumber
+from models.json_pointer import along, at, pointer
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # An error's message repeats the value it is about; a large object is cut short.
@@ -40,11 +41,6 @@ def _fetch_nothing(uri: str) -> Any:
     raise _Refused(uri)
 
 
-def json_pointer(path: Iterable[str | int]) -> str:
-    """RFC 6901: "" is the whole document, "/pool/max" a member of a member."""
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in path)
-
-
 def _message(text: str) -> str:
     first_line = text.split("\n", 1)[0]
     if len(first_line) <= MAX_MESSAGE_LENGTH:
@@ -59,10 +55,10 @@ def _explained(errors: Iterable[Any]) -> list[dict[str, str]]:
     for error in errors:
         explained.append(
             {
-                "path": json_pointer(error.instance_path),
+                "path": pointer(error.instance_path),
                 "message": _message(error.message),
                 "keyword": error.kind.name,
-                "schema_path": json_pointer(error.schema_path),
+                "schema_path": pointer(error.schema_path),
             }
         )
         if len(explained) == MAX_ERRORS:
@@ -121,10 +117,10 @@ def _compile_error(error: Any) -> dict[str, str]:
     if "retrieving it failed" in message or "not present in a registry" in message:
         return _reference_error(message)
     return {
-        "path": json_pointer(error.instance_path),
+        "path": pointer(error.instance_path),
         "message": _message(error.message),
         "keyword": error.kind.name,
-        "schema_path": json_pointer(error.schema_path),
+        "schema_path": pointer(error.schema_path),
     }
 
 
@@ -156,31 +152,16 @@ def without_secret_values(errors: list[dict[str, str]], schema: Any, document: A
     return shown
 
 
-def _along(document: Any, pointer: str) -> Iterator[Any]:
-    """Each value from the document's root down to the one at `pointer` (or as far as it goes)."""
-    node = document
-    yield node
-    for part in pointer.split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return
-        yield node
-
-
 def _under_a_mark(schema: Any, pointer: str) -> bool:
     return any(
         isinstance(node, dict) and any(node.get(mark) is True for mark in SECRET_MARKS)
-        for node in _along(schema, pointer)
+        for node in along(schema, pointer)
     )
 
 
 def _a_container(document: Any, pointer: str) -> bool:
-    nodes = list(_along(document, pointer))
-    return len(nodes) == pointer.count("/") + 1 and isinstance(nodes[-1], dict | list)
+    found, value = at(document, pointer)
+    return found and isinstance(value, dict | list)
 
 
 def errors_of(validator: jsonschema_rs.Validator, document: Any) -> list[dict[str, str]]:

@@ -11,14 +11,7 @@ from services.json_schemas import (
     CompiledSchemas,
     compile_schema,
     errors_of,
-    json_pointer,
 )
-
-
-def test_json_pointers_escape_tilde_and_slash():
-    assert json_pointer([]) == ""
-    assert json_pointer(["pool", "max"]) == "/pool/max"
-    assert json_pointer(["a/b", "c~d", 3]) == "/a~1b/c~0d/3"
 
 
 def test_the_metaschema_reports_every_reason():

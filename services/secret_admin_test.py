@@ -12,7 +12,8 @@ from main import create_app
 from models.audit import AuditContext
 from models.errors import SecretUnreadable
 from models.ids import new_id
-from models.sealed import at, copy_json, is_sealed, set_at, walk
+from models.json_pointer import at, set_at
+from models.sealed import copy_json, is_sealed, walk
 from repositories import applications, configurations
 from services import secret_admin
 from services.secrets import SecretBox, key_id, opened

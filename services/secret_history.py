@@ -11,7 +11,8 @@ from typing import Any
 
 from psycopg2.extensions import connection as Connection
 
-from models.sealed import at, copy_json, is_sealed, set_at, walk
+from models.json_pointer import at, set_at
+from models.sealed import copy_json, is_sealed, walk
 from repositories import secret_rows
 from services.secrets import SecretBox
 

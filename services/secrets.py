@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from models.errors import SecretUnreadable
 from models.exact_json import dumps as exact_dumps
 from models.exact_json import loads as exact_loads
-from models.sealed import MASK, SEALED, at, copy_json, holds_sealed, is_sealed, set_at, walk
+from models.json_pointer import at, set_at
+from models.sealed import MASK, SEALED, copy_json, holds_sealed, is_sealed, walk
 
 VERSION = "v1"
 NONCE_BYTES = 12

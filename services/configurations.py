@@ -173,22 +173,7 @@ class ConfigurationService:
             current = self._current(conn, configuration_id, context.reach, lock=True)
             require_match(if_match, current["version"], "configuration")
             wanted = _patched(current, patch, self._schemas.plain(configuration_id, current["config"]))
-            wanted["config"] = self._schemas.stored_form(
-                conn, configuration_id, wanted["binding"], wanted["config"], current["config"]
-            )
-            row = configurations.change(
-                conn,
-                configuration_id,
-                context,
-                event_id=new_id(),
-                change="patched",
-                if_match=None,
-                fields=wanted,
-                based_on=current["version"],
-                validated=True,
-            )
-            # After the change: its own event's image of what it replaced is history too.
-            self._schemas.seal_earlier(conn, configuration_id, current["config"], wanted["config"])
+            row = self._write_checked(conn, current, context, "patched", wanted, wanted["binding"])
             return _changed(configuration_id, row, if_match)
 
         changed = await self._db.write(apply)
@@ -380,26 +365,50 @@ class ConfigurationService:
         current = self._current(conn, configuration_id, context.reach, lock=True)
         require_match(if_match, current["version"], "configuration")
         wanted = _target(conn, current, fields, rolled_back_from)
-        stored = self._schemas.stored_form(
-            conn, configuration_id, wanted["binding"], wanted["config"], current["config"]
+        row = self._write_checked(
+            conn,
+            current,
+            context,
+            change,
+            fields | {"config": wanted["config"]},
+            wanted["binding"],
+            rolled_back_from=rolled_back_from,
+            note=note,
         )
-        fields = fields | {"config": stored}
+        return _changed(configuration_id, row, if_match, rolled_back_from)
+
+    def _write_checked(
+        self,
+        conn: Connection,
+        current: dict,
+        context: AuditContext,
+        change: str,
+        fields: dict,
+        binding: dict | None,
+        *,
+        rolled_back_from: int | None = None,
+        note: str | None = None,
+    ) -> dict | None:
+        """Write `fields` over `current` (locked, its If-Match checked), once their config passes
+        the schema `binding` names and has its secrets sealed (services/schemas.py stored_form);
+        then seal, in the history, what became secret. Returns configurations.change's row."""
+        stored = self._schemas.stored_form(conn, current["id"], binding, fields["config"], current["config"])
         row = configurations.change(
             conn,
-            configuration_id,
+            current["id"],
             context,
             event_id=new_id(),
             change=change,
             if_match=None,
-            fields=fields,
+            fields=fields | {"config": stored},
             based_on=current["version"],
             rolled_back_from=rolled_back_from,
             note=note,
             validated=True,
         )
         # After the change: its own event's image of what it replaced is history too.
-        self._schemas.seal_earlier(conn, configuration_id, current["config"], stored)
-        return _changed(configuration_id, row, if_match, rolled_back_from)
+        self._schemas.seal_earlier(conn, current["id"], current["config"], stored)
+        return row
 
     async def check(
         self,

@@ -20,7 +20,7 @@ from main import SHUTDOWN_GRACE_S
 from tests.apps import ADMIN_KEY, AUTHORIZED
 from tests.changes import record_changes
 from tests.server import api_client, running_service, scraped, service_process
-from tests.waiting import DEADLINE_S, wait_until
+from tests.waiting import DEADLINE_S, wait_until, wait_until_async
 
 READ_TIMEOUT_S = 1
 KEY_HEADER = f"Authorization: Bearer {ADMIN_KEY}\r\n".encode()  # for requests written by hand
@@ -244,14 +244,14 @@ def test_a_light_event_is_an_event():
     async def scenario():
         event = LightEvent()
         waiters = [asyncio.ensure_future(event.wait()) for _ in range(3)]
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: len(event._waiters or ()) == 3, what="the three wait")
         assert not event.is_set() and not any(waiter.done() for waiter in waiters)
         event.set()
         assert await asyncio.gather(*waiters) == [True, True, True]
         assert await event.wait() is True  # set: at once
         event.clear()
         cancelled = asyncio.ensure_future(event.wait())
-        await asyncio.sleep(0)
+        await wait_until_async(lambda: len(event._waiters or ()) == 1, what="it waits")
         cancelled.cancel()
         await asyncio.gather(cancelled, return_exceptions=True)
         assert event._waiters == []  # a cancelled waiter is not kept

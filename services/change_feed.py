@@ -112,6 +112,10 @@ class ChangeFeed:
         finally:
             self._followers.discard(follower, topics)
 
+    def parked(self) -> int:
+        """How many follow() loops are waiting for a change now."""
+        return sum(1 for follower in self._followers if isinstance(follower, _Waiter) and follower.parked)
+
     def beat_when_quiet(self, follower: Beating) -> None:
         """Beat `follower` whenever it has been quiet for its heartbeat_s, until it ends:
         on one timer for the whole process, not one per follower."""
@@ -315,6 +319,10 @@ class _Waiter:
                     await self._future
         finally:
             self._future = None
+
+    @property
+    def parked(self) -> bool:
+        return self._future is not None
 
     def _wake(self) -> None:
         self.woken = True

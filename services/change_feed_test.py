@@ -229,7 +229,7 @@ async def test_released_followers_end_at_once_and_later_ones_do_not_wait(feed, d
         asyncio.ensure_future(collect(feed, 0, 2)),  # took its one change, then waits for more
         asyncio.ensure_future(anext(feed.follow(feed.tail, heartbeat_s=3600, until=far), "ended")),
     ]
-    await asyncio.sleep(0)  # all of them reach their wait
+    await wait_until_async(lambda: feed.parked() == 3, what="all of them reach their wait")
 
     feed.release_followers()
 
@@ -369,7 +369,7 @@ async def test_followers_are_woken_only_by_changes_of_their_topics(feed, databas
         )
         for _ in range(100)
     ]
-    await asyncio.sleep(0)  # all of them reach their wait
+    await wait_until_async(lambda: feed.parked() == 101, what="all of them reach their wait")
 
     await database.write(lambda conn: record_changes(conn, APP))
     feed.notify()

@@ -15,7 +15,7 @@ import asyncio
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from models.changes import ChangeEvent
@@ -114,11 +114,14 @@ class Followers:
             self._resuming = asyncio.get_running_loop().call_soon(self._hand_over)
 
     def release(self) -> None:
-        for follower in {follower for followers in self._by_topic.values() for follower in followers}:
+        for follower in self:
             follower.release()
 
+    def __iter__(self) -> Iterator[Follower]:
+        return iter({follower for followers in self._by_topic.values() for follower in followers})
+
     def __len__(self) -> int:
-        return len({follower for followers in self._by_topic.values() for follower in followers})
+        return len(set(self))
 
 
 class Beating(Protocol):

@@ -4,8 +4,9 @@ import pytest
 
 from models.audit import AuditContext
 from models.ids import new_id
-from repositories import applications, configurations, secret_rows
+from repositories import applications, secret_rows
 from services.audit import record
+from tests.stored import configuration_with_versions
 
 AS_T = AuditContext("t")
 SEALED = {"$secret": "v1:00000000:bm90IHJlYWxseSBzZWFsZWQ="}  # the SQL looks for the key only
@@ -18,30 +19,7 @@ def app_id(conn) -> str:
 
 def add(conn, application_id: str, name: str, *configs: dict) -> str:
     """A configuration with a version for each of `configs`."""
-    configuration_id = new_id()
-    configurations.insert(
-        conn,
-        AS_T,
-        id=configuration_id,
-        event_id=new_id(),
-        application_id=application_id,
-        name=name,
-        comments=None,
-        config=configs[0],
-    )
-    for config in configs[1:]:
-        changed = configurations.change(
-            conn,
-            configuration_id,
-            AS_T,
-            event_id=new_id(),
-            change="updated",
-            if_match=None,
-            fields={"config": config},
-            validated=True,
-        )
-        assert changed["written"]
-    return configuration_id
+    return configuration_with_versions(conn, application_id, name, list(configs))
 
 
 @pytest.fixture

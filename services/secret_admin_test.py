@@ -20,13 +20,13 @@ from services.secrets import SecretBox, key_id, opened
 from tests.apps import settings_for, sync_client
 from tests.fixtures import CONFIGURATIONS, create_application, create_configuration
 from tests.server import ROOT
+from tests.stored import TABLES, configuration_with_versions, tables_holding
 from tests.waiting import wait_until
 
 OLD, NEW, LOST = (os.urandom(32) for _ in range(3))
 AS_T = AuditContext("t")
 SECRET = "s3cr3t-plaintext"  # every plain secret here holds it, so output can be searched for it
 LEAKED = "leaked-db-password-4711"
-TABLES = ("configurations", "configuration_revisions", "audit_events")
 
 
 def text(*keys: bytes) -> str:
@@ -72,28 +72,8 @@ def seed(conn, application_id: str, box: SecretBox, name: str, versions: int = 2
     `box`; returns its id and its plain config by version."""
     configuration_id = new_id()
     plain = {n: plain_version(n, name) for n in range(1, versions + 1)}
-    configurations.insert(
-        conn,
-        AS_T,
-        id=configuration_id,
-        event_id=new_id(),
-        application_id=application_id,
-        name=name,
-        comments=None,
-        config=sealed_for(plain[1], box, configuration_id),
-    )
-    for n in range(2, versions + 1):
-        changed = configurations.change(
-            conn,
-            configuration_id,
-            AS_T,
-            event_id=new_id(),
-            change="updated",
-            if_match=None,
-            fields={"config": sealed_for(plain[n], box, configuration_id)},
-            validated=True,
-        )
-        assert changed["written"]
+    sealed = [sealed_for(plain[n], box, configuration_id) for n in sorted(plain)]
+    configuration_with_versions(conn, application_id, name, sealed, configuration_id=configuration_id)
     conn.commit()
     return configuration_id, plain
 
@@ -309,39 +289,10 @@ def rotated(database_url: str) -> list[str]:
 def leaked(conn, application_id: str) -> str:
     """A configuration written while unbound, with a password in plain at /db/password in
     every version, revision and audit image."""
-    configuration_id = new_id()
-    configurations.insert(
-        conn,
-        AS_T,
-        id=configuration_id,
-        event_id=new_id(),
-        application_id=application_id,
-        name="db",
-        comments=None,
-        config={"db": {"host": "h1", "password": LEAKED}},
-    )
-    for host in ("h2", "h3"):
-        configurations.change(
-            conn,
-            configuration_id,
-            AS_T,
-            event_id=new_id(),
-            change="updated",
-            if_match=None,
-            fields={"config": {"db": {"host": host, "password": LEAKED}}},
-        )
+    configs = [{"db": {"host": host, "password": LEAKED}} for host in ("h1", "h2", "h3")]
+    configuration_id = configuration_with_versions(conn, application_id, "db", configs)
     conn.commit()
     return configuration_id
-
-
-def holding(database_url: str, plaintext: str) -> list[str]:
-    """The tables with a row that holds `plaintext` anywhere (in its text form)."""
-    found = []
-    for table in TABLES:
-        sql = f"SELECT count(*) AS n FROM {table} AS t WHERE t::text LIKE %s"
-        if query(database_url, sql, (f"%{plaintext}%",))[0]["n"]:
-            found.append(table)
-    return found
 
 
 def test_scrub_seals_a_leaked_value_everywhere_and_records_it(
@@ -349,7 +300,7 @@ def test_scrub_seals_a_leaked_value_everywhere_and_records_it(
 ):
     environment.setenv("SECRETS_KEY", text(OLD))
     configuration_id = leaked(conn, app_id)
-    assert holding(database_url, LEAKED) == list(TABLES)
+    assert tables_holding(database_url, LEAKED) == list(TABLES)
 
     assert secret_admin.main(["scrub", "--configuration", configuration_id, "--path", "/db/password"]) == 0
 
@@ -357,7 +308,7 @@ def test_scrub_seals_a_leaked_value_everywhere_and_records_it(
     # 3 revisions, 5 audit images (created: after; two updates: before and after), the config.
     assert f"sealed 9 values at /db/password in configuration {configuration_id}" in out
     assert LEAKED not in out + err
-    assert holding(database_url, LEAKED) == []
+    assert tables_holding(database_url, LEAKED) == []
     box = SecretBox([OLD])
     documents = [row["config"] for row in query(database_url, "SELECT config FROM configurations")]
     documents += [row["config"] for row in query(database_url, "SELECT config FROM configuration_revisions")]
@@ -394,7 +345,7 @@ def test_scrub_of_a_path_found_nowhere_says_so(environment, conn, app_id, databa
     assert secret_admin.main(["scrub", "--configuration", configuration_id, "--path", "/db/user"]) == 0
     out, err = capsys.readouterr()
     assert "nothing to seal at /db/user" in out and LEAKED not in out + err
-    assert holding(database_url, LEAKED) == list(TABLES)
+    assert tables_holding(database_url, LEAKED) == list(TABLES)
     assert query(database_url, "SELECT id FROM audit_events WHERE action = 'configuration.scrubbed'") == []
 
 

@@ -5,6 +5,7 @@ import psycopg2
 import pytest
 
 from tests.fixtures import CONFIGURATIONS, create_application, create_configuration
+from tests.stored import tables_holding
 
 SCHEMAS = "/api/v1/schemas"
 KEYS = "/api/v1/api-keys"
@@ -31,17 +32,6 @@ def bound(client):
     return create_configuration(client, application["id"], "db", config=CONFIG, schema={"name": "db"})
 
 
-def stored_anywhere(database_url: str, text: str) -> list[str]:
-    """The tables whose rows hold `text` anywhere in them (their text form)."""
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cursor:
-        found = []
-        for table in ("configurations", "configuration_revisions", "audit_events"):
-            cursor.execute(f"SELECT count(*) FROM {table} AS t WHERE t::text LIKE %s", (f"%{text}%",))
-            if cursor.fetchone()[0]:
-                found.append(table)
-        return found
-
-
 def key(client, name, scopes, **fields):
     made = client.post(KEYS, json={"name": name, "scopes": scopes, **fields})
     assert made.status_code == 201, made.text
@@ -53,9 +43,9 @@ def test_secrets_are_sealed_in_every_table(client, bound, database_url):
     client.put(url, json={"config": CONFIG | {"host": "db2"}})
     client.post(f"{url}/rollback", json={"version": 1})
 
-    assert stored_anywhere(database_url, PASSWORD) == []
-    assert stored_anywhere(database_url, TOKEN) == []
-    assert stored_anywhere(database_url, "$secret") == [
+    assert tables_holding(database_url, PASSWORD) == []
+    assert tables_holding(database_url, TOKEN) == []
+    assert tables_holding(database_url, "$secret") == [
         "configurations",
         "configuration_revisions",
         "audit_events",
@@ -175,19 +165,19 @@ def test_binding_seals_what_is_stored_and_its_history(client, database_url):
     url = f"{CONFIGURATIONS}/{plain['id']}"
     client.put(url, json={"config": CONFIG | {"host": "db2"}})
     assert client.post(SCHEMAS, json={"name": "db", "schema": SCHEMA}).status_code == 201
-    assert stored_anywhere(database_url, PASSWORD)  # unbound, it was kept in plain
+    assert tables_holding(database_url, PASSWORD)  # unbound, it was kept in plain
 
     bound = client.put(url, json={"schema": {"name": "db"}})
 
     assert bound.status_code == 200, bound.text
     assert bound.json()["config"] == MASKED | {"host": "db2"}
-    assert stored_anywhere(database_url, PASSWORD) == []
-    assert stored_anywhere(database_url, TOKEN) == []
+    assert tables_holding(database_url, PASSWORD) == []
+    assert tables_holding(database_url, TOKEN) == []
     assert client.get(f"{url}/versions/1", params={"reveal": "true"}).json()["config"] == CONFIG
     # Unbinding decrypts nothing; the secret stays one.
     unbound = client.put(url, json={"schema": None, "config": MASKED | {"host": "db4"}})
     assert unbound.status_code == 200, unbound.text
-    assert stored_anywhere(database_url, PASSWORD) == []
+    assert tables_holding(database_url, PASSWORD) == []
     assert client.get(url, params={"reveal": "true"}).json()["config"] == CONFIG | {"host": "db4"}
 
 
@@ -198,13 +188,13 @@ def test_a_new_version_that_marks_a_secret_seals_the_configurations_following_it
     configuration = create_configuration(
         client, application["id"], "db", config=CONFIG, schema={"name": "db"}
     )
-    assert stored_anywhere(database_url, PASSWORD)
+    assert tables_holding(database_url, PASSWORD)
 
     assert client.get(f"{CONFIGURATIONS}/{configuration['id']}").json()["config"] == CONFIG  # now cached
     marked = {"type": "object", "properties": {"password": {"type": "string", "writeOnly": True}}}
     assert client.post(f"{SCHEMAS}/db/versions", json={"schema": marked}).status_code == 201
 
-    assert stored_anywhere(database_url, PASSWORD) == []
+    assert tables_holding(database_url, PASSWORD) == []
     assert client.get(f"{CONFIGURATIONS}/{configuration['id']}").json()["config"]["password"] == "********"
     assert client.get(f"{CONFIGURATIONS}/{configuration['id']}").json()["version"] == 1
 

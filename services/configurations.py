@@ -171,8 +171,10 @@ class ConfigurationService:
 
         def apply(conn: Connection) -> Configuration:
             current = self._current(conn, configuration_id, context.reach, lock=True)
-            require_match(if_match, current["version"], "configuration")
+            # A patch that makes no valid configuration is a bad request whatever the version,
+            # as a PUT's invalid body is: 400 before If-Match's 412.
             wanted = _patched(current, patch, self._schemas.plain(configuration_id, current["config"]))
+            require_match(if_match, current["version"], "configuration")
             row = self._write_checked(conn, current, context, "patched", wanted, wanted["binding"])
             return _changed(configuration_id, row, if_match)
 

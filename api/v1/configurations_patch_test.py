@@ -83,6 +83,16 @@ def test_a_patch_whose_result_is_invalid_is_400_naming_the_field(client, configu
     assert client.get(f"{CONFIGURATIONS}/{configuration['id']}").json() == configuration
 
 
+def test_an_invalid_patch_is_400_even_with_an_if_match_that_fails(client, configuration):
+    headers = MERGE_PATCH | {"If-Match": '"7"'}
+
+    invalid = patch(client, configuration, {"schema": "not a binding"}, headers=headers)
+    valid = patch(client, configuration, {"comments": "fine"}, headers=headers)
+
+    assert (invalid.status_code, valid.status_code) == (400, 412)
+    assert [e["field"] for e in invalid.json()["errors"]] == ["schema"]
+
+
 def test_a_nul_in_a_key_the_patch_removes_is_harmless(client, configuration):
     assert patch(client, configuration, {"config": {"gone\u0000": None}}).status_code == 200
 

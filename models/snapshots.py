@@ -8,7 +8,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Snapshot:
     xmin: int  # every transaction below this had finished
-    xmax: int  # none from this on had started
+    # One past the newest to have finished. Transactions from this on had not finished, and
+    # are not listed below, though some may have started long before: see finished_below.
+    xmax: int
     in_progress: frozenset[int]  # those between that had not finished
 
     @classmethod
@@ -21,5 +23,11 @@ class Snapshot:
         """Whether transaction `xid` had committed or rolled back when this was taken."""
         return xid < self.xmin or (xid < self.xmax and xid not in self.in_progress)
 
-    def all_finished(self, xids: frozenset[int]) -> bool:
-        return all(self.finished(xid) for xid in xids)
+    def finished_below(self, bound: int) -> bool:
+        """Whether every transaction with an id below `bound` had finished: only xmin can
+        say, since those from xmax on are in progress without being listed."""
+        return self.xmin >= bound
+
+    def unfinished_below(self, bound: int) -> list[int]:
+        """Those listed as in progress below `bound` (those from xmax on are not listed)."""
+        return sorted(xid for xid in self.in_progress if xid < bound)

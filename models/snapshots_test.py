@@ -11,10 +11,16 @@ def test_a_transaction_has_finished_below_xmin_and_when_not_listed_below_xmax():
     assert snapshot.finished(9)
     assert snapshot.finished(13)
     assert not snapshot.finished(12)
-    assert not snapshot.finished(20)  # not even started when it was taken
-    assert snapshot.all_finished(frozenset({9, 13}))
-    assert not snapshot.all_finished(frozenset({9, 15}))
-    assert snapshot.all_finished(frozenset())
+    assert not snapshot.finished(20)  # unfinished, listed or not
+
+
+def test_everything_below_a_bound_has_finished_only_once_xmin_has_reached_it():
+    assert Snapshot.parse("10:20:12,15").finished_below(10)
+    assert not Snapshot.parse("10:20:12,15").finished_below(11)
+    # Nothing listed, yet 20 and beyond may be in progress: only xmin says otherwise.
+    assert not Snapshot.parse("20:20:").finished_below(21)
+    assert Snapshot.parse("21:21:").finished_below(21)
+    assert Snapshot.parse("10:20:12,15").unfinished_below(15) == [12]
 
 
 def test_reads_a_real_snapshot(conn):

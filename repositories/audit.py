@@ -164,6 +164,15 @@ def changes_after(conn: Connection, seq: int, limit: int) -> list[dict]:
     return fetch_all(conn, _CHANGES_AFTER, {"after": seq, "limit": limit})
 
 
+def transaction_id_bound(conn: Connection) -> int:
+    """An id above every transaction's that had started before this was called: a new one,
+    this statement's own. (A snapshot's xmax is no such bound: it is one past the newest to
+    have finished, and a transaction with an id at or above it may have been in progress for
+    a while, unlisted.)
+    It writes nothing, so its commit waits for no disk."""
+    return fetch_one(conn, "SELECT pg_current_xact_id()::text::bigint AS xid")["xid"]
+
+
 def announce(conn: Connection, channel: str) -> None:
     """Notify the listeners on `channel` that changes were committed (in autocommit: the
     notification leaves as the statement commits)."""

@@ -8,6 +8,7 @@ from models.audit import AuditContext, AuditFilter
 from models.ids import new_id
 from models.paging import PageRequest
 from repositories import audit
+from tests.waiting import wait_until
 
 CONTEXT = AuditContext(actor="alice", request_id="req-1", client_ip="10.0.0.1", user_agent="cli/1")
 
@@ -135,6 +136,25 @@ def test_a_second_writer_takes_its_number_without_waiting_for_the_first_to_commi
         assert snapshot.finished(first_xid)
     finally:
         for connection in (first, second, reader):
+            connection.close()
+
+
+def test_the_id_bound_is_above_every_transaction_begun_even_those_a_snapshot_does_not_list(database_url):
+    older, younger, reader = (psycopg2.connect(database_url, cursor_factory=RealDictCursor) for _ in range(3))
+    reader.autocommit = True
+    try:
+        older_xid, younger_xid = (audit.transaction_id_bound(connection) for connection in (older, younger))
+        older.commit()
+        _, snapshot = audit.latest_seq(reader)
+        assert younger_xid >= snapshot.xmax and younger_xid not in snapshot.in_progress  # unlisted
+        bound = audit.transaction_id_bound(reader)
+        assert bound > younger_xid > older_xid
+        assert not audit.latest_seq(reader)[1].finished_below(bound)
+        younger.commit()
+        # Other programs on a shared server may have transactions of their own in progress.
+        wait_until(lambda: audit.latest_seq(reader)[1].finished_below(bound), what="all below the bound end")
+    finally:
+        for connection in (older, younger, reader):
             connection.close()
 
 

@@ -10,9 +10,14 @@ Change numbers come from a sequence (sql/0007): a write takes its number without
 other writes, so numbers may commit out of order, and a write that rolls back leaves its
 number unused. The feed passes changes on in number order and never skips a number that may
 still commit: a number missing below a committed one is held back until every transaction
-that was in progress when the gap was seen has finished (a writer takes its number after its
+that had started when the gap was seen has finished (a writer takes its number after its
 transaction has an id, so whoever holds the missing number is among them). Then the number
 has committed, and is read, or never will. A reader who has seen N has seen everything below N.
+
+Which transactions had started is told by a transaction id taken after the gap was seen
+(repositories/audit.transaction_id_bound), not by the snapshot's list of those in progress:
+that list stops at one past the newest to have *finished*, so the writer of the missing
+number, if its id is younger than the committed writer's, is not on it.
 """
 
 import asyncio
@@ -59,8 +64,8 @@ class ChangeFeed:
         self._known_after = 0
         # Numbers up to here are settled: committed, or never to be.
         self._settled = 0
-        # A gap was seen below this number while these transactions were in progress.
-        self._gap: tuple[int, frozenset[int], float] | None = None
+        # A gap was seen below this number before a transaction with this id began, at this time.
+        self._gap: tuple[int, int, float] | None = None
         self._nudged = asyncio.Event()
         # Who is handed each change as it becomes known, by topic; and their heartbeats.
         self._followers = Followers()
@@ -185,12 +190,13 @@ class ChangeFeed:
         """The highest number committed, once every write that may still commit a number
         below it has finished: a process that starts knows nothing before it, so none of
         those may come later."""
-        latest, seen_in = await self._db.read(audit.latest_seq)
+        latest, _ = await self._db.read(audit.latest_seq)
+        bound = await self._db.read(audit.transaction_id_bound)
         started = time.monotonic()
         wait = RECHECK_FIRST_S
-        while seen_in.in_progress and time.monotonic() - started < GAP_PATIENCE_S:
+        while time.monotonic() - started < GAP_PATIENCE_S:
             _, now = await self._db.read(audit.latest_seq)
-            if now.all_finished(seen_in.in_progress):
+            if now.finished_below(bound):
                 break
             await asyncio.sleep(wait)
             wait = min(2 * wait, RECHECK_LONGEST_S)
@@ -232,10 +238,11 @@ class ChangeFeed:
         last = tail
         for row in rows:
             if row["seq"] > self._settled and row["seq"] != last + 1:
-                # A number is missing below this one; it may yet commit. Whoever holds it is
-                # among the transactions in progress now.
+                # A number is missing below this one; it may yet commit. Whoever holds it had
+                # started before the bound is taken.
                 if self._gap is None:
-                    self._gap = (rows[-1]["seq"], snapshot.in_progress, time.monotonic())
+                    bound = await self._db.read(audit.transaction_id_bound)
+                    self._gap = (rows[-1]["seq"], bound, time.monotonic())
                 break
             events.append(ChangeEvent.model_validate(row))
             last = row["seq"]
@@ -244,18 +251,18 @@ class ChangeFeed:
         return len(rows) == BATCH and len(events) == len(rows)
 
     def _settle_gap(self, snapshot: Snapshot) -> None:
-        """Once the transactions in progress when a gap was seen have all finished, every
+        """Once the transactions that had started when a gap was seen have all finished, every
         number up to the highest seen then is settled: it is in `snapshot`, or never will be."""
         if self._gap is None:
             return
-        highest, waiting_for, since = self._gap
-        if not snapshot.all_finished(waiting_for):
+        highest, bound, since = self._gap
+        if not snapshot.finished_below(bound):
             if time.monotonic() - since < GAP_PATIENCE_S:
                 return
             logger.warning(
                 "change feed stopped waiting for transactions in progress for %.0f s: %s",
                 GAP_PATIENCE_S,
-                sorted(xid for xid in waiting_for if not snapshot.finished(xid)),
+                snapshot.unfinished_below(bound),
             )
         self._settled = max(self._settled, highest)
         self._gap = None

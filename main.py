@@ -264,6 +264,21 @@ def app_from_environment() -> FastAPI:
     return create_app(settings)
 
 
+def __getattr__(name: str) -> FastAPI:
+    """`main.app`, for `uvicorn main:app`, `fastapi run main.py`, gunicorn's uvicorn workers
+    and platforms that expect a module-level app: made from the environment on first use,
+    once per process, so that importing this module (as the tests do) reads no settings."""
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    made = globals()["app"] = app_from_environment()
+    return made
+
+
+def __dir__() -> list[str]:
+    # Tools find the app by listing the module (fastapi run does), before asking for it.
+    return [*globals(), "app"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve the Config Service.")
     parser.add_argument("--reload", action="store_true", help="restart when the code changes")

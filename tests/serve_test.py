@@ -4,6 +4,9 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from tests.server import ROOT, api_client, running_service, service_process
 from tests.waiting import wait_until
@@ -29,6 +32,25 @@ def test_with_database_url_it_migrates_and_serves(postgres):
             response = client.post("/api/v1/applications", json={"name": "payments"})
             assert response.status_code == 201
             assert response.headers["location"].startswith(url)
+    finally:
+        postgres.drop(name)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        'exec "$BIN/uvicorn" main:app --host 127.0.0.1 --port "$PORT"',
+        'exec "$BIN/fastapi" run main.py --host 127.0.0.1 --port "$PORT"',
+    ],
+    ids=["uvicorn main:app", "fastapi run main.py"],
+)
+def test_the_usual_commands_serve_the_module_level_app(postgres, command):
+    name = postgres.new_database()
+    env = {"DATABASE_URL": postgres.url(name), "BIN": str(Path(sys.executable).parent)}
+    try:
+        with service_process(env, command=["sh", "-c", command]) as service, service.client() as client:
+            assert client.post("/api/v1/applications", json={"name": "payments"}).status_code == 201
+            assert client.get("/api/v1/applications").json()[0]["name"] == "payments"
     finally:
         postgres.drop(name)
 

@@ -32,11 +32,16 @@ from services.followers import CLOCK_SLACK_S, Topic
 
 logger = logging.getLogger(__name__)
 
-# Sent first: a reconnect delay for EventSource clients, and bytes that make proxies pass
-# the headers on at once.
-OPENING = b"retry: 3000\n: stream open\n\n"
 HEARTBEAT = b": heartbeat\n\n"
 HEARTBEAT_CHUNK = chunked(HEARTBEAT)
+
+
+def opening(after: int) -> bytes:
+    """Sent first: a reconnect delay for EventSource clients; the stream's starting point as
+    the last event id, so that a client cut off before any change came resumes from there,
+    not from wherever the feed is when it reconnects (EventSource takes an id sent without
+    data, as the standard says); and bytes that make proxies pass the headers on at once."""
+    return b"retry: 3000\nid: %d\n: stream open\n\n" % after
 
 
 @lru_cache(maxsize=1024)  # one change goes to every stream in the process: render it once
@@ -109,7 +114,7 @@ class EventStreamResponse(Response):
 
     async def _serve(self, stream: "_Stream", send: Send) -> None:
         with metrics.WATCHERS.labels("stream").track_inprogress():
-            await _send(stream, send, OPENING)
+            await _send(stream, send, opening(self.after))
             missed, self.missed = self.missed, []  # not held for the stream's life
             stream.cursor = self.after
             if not await self._sent(stream, send, missed):

@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from api.protocol import DIRECT_BODY, chunked
-from api.sse import HEARTBEAT, HEARTBEAT_CHUNK, OPENING, EventStreamResponse, _Stream, frame, frame_chunk
+from api.sse import HEARTBEAT, HEARTBEAT_CHUNK, EventStreamResponse, _Stream, frame, frame_chunk, opening
 from models.changes import ChangeEvent
 from services.change_feed import ChangeFeed
 from services.followers import EVERYTHING
@@ -84,7 +84,7 @@ async def test_a_stream_replays_what_was_missed_then_sends_what_comes_and_heartb
     missed = await feed.changes_after(0)
     served = ServedResponse(EventStreamResponse(feed, 0, missed, Audience(), heartbeat_s=0.3))
     try:
-        assert [await served.next() for _ in range(3)] == [OPENING, frame(missed[0]), frame(missed[2])]
+        assert [await served.next() for _ in range(3)] == [opening(0), frame(missed[0]), frame(missed[2])]
         assert dict(served.started["headers"])[b"content-type"] == b"text/event-stream; charset=utf-8"
         await changed(feed, database, OTHER, APP)
         assert ids([await served.next()]) == [b"id: 5"]  # not OTHER's, 4
@@ -96,14 +96,15 @@ async def test_a_stream_replays_what_was_missed_then_sends_what_comes_and_heartb
 @pytest.mark.anyio
 async def test_a_stream_ends_when_its_audience_refuses_a_change_or_a_heartbeat(feed, database):
     refused = ServedResponse(EventStreamResponse(feed, feed.tail, [], Audience(), heartbeat_s=60))
-    assert await refused.next() == OPENING
+    assert await refused.next() == opening(0)
     await changed(feed, database, APP)
     await changed(feed, database, APP, action="api_key.revoked")
     assert ids(await refused.rest()) == [b"id: 1"]  # the revocation ends it, unsent
 
     audience = Audience()
-    expired = ServedResponse(EventStreamResponse(feed, feed.tail, [], audience, heartbeat_s=0.05))
-    assert [await expired.next(), await expired.next()] == [OPENING, HEARTBEAT]
+    start = feed.tail
+    expired = ServedResponse(EventStreamResponse(feed, start, [], audience, heartbeat_s=0.05))
+    assert [await expired.next(), await expired.next()] == [opening(start), HEARTBEAT]
     audience.refusing = True  # as when its key expires
     assert set(await expired.rest()) <= {HEARTBEAT}
 
@@ -112,7 +113,7 @@ async def test_a_stream_ends_when_its_audience_refuses_a_change_or_a_heartbeat(f
 async def test_a_departed_client_ends_the_stream_and_it_is_no_longer_counted(feed):
     before = open_streams()
     served = ServedResponse(EventStreamResponse(feed, feed.tail, [], Audience(), heartbeat_s=3600))
-    assert await served.next() == OPENING
+    assert await served.next() == opening(0)
     assert open_streams() == before + 1
 
     served.leave()
@@ -125,11 +126,11 @@ async def test_a_departed_client_ends_the_stream_and_it_is_no_longer_counted(fee
 @pytest.mark.anyio
 async def test_released_streams_end_cleanly(feed, database):
     served = ServedResponse(EventStreamResponse(feed, feed.tail, [], Audience(), heartbeat_s=3600))
-    assert await served.next() == OPENING
+    assert await served.next() == opening(0)
     feed.release_followers()
     assert await served.rest() == []
     late = ServedResponse(EventStreamResponse(feed, feed.tail, [], Audience(), heartbeat_s=3600))
-    assert await late.rest() == [OPENING]  # begun after the release: ends at once
+    assert await late.rest() == [opening(0)]  # begun after the release: ends at once
 
 
 class Connection:
@@ -161,7 +162,7 @@ async def test_live_changes_and_heartbeats_are_written_beneath_asgi_without_waki
     connection = Connection()
     response = EventStreamResponse(feed, feed.tail, [], Audience(), heartbeat_s=0.2)
     served = ServedResponse(response, connection.scope)
-    assert await served.next() == OPENING
+    assert await served.next() == opening(0)
     await wait_until_async(lambda: connection.on_lost is not None, what="the stream is live")
     sends = served.sends  # the head and the opening
 
@@ -182,7 +183,7 @@ async def test_live_changes_and_heartbeats_are_written_beneath_asgi_without_waki
 async def test_a_client_that_does_not_keep_up_gets_its_changes_through_asgi_in_order(feed, database):
     connection = Connection()
     served = ServedResponse(EventStreamResponse(feed, feed.tail, [], Audience(), 3600), connection.scope)
-    assert await served.next() == OPENING
+    assert await served.next() == opening(0)
     await wait_until_async(lambda: connection.on_lost is not None, what="the stream is live")
 
     connection.write_paused = True  # uvicorn's flow control: the client is behind

@@ -132,6 +132,18 @@ def test_a_stream_for_one_application_resumes_across_its_deletion(service, http)
     assert (missed["seq"], missed["action"], missed["entity_id"]) == (seq(3), "application.deleted", app_id)
 
 
+def test_a_client_cut_off_before_any_change_came_resumes_from_where_its_stream_began(service, http):
+    with EventStream(f"{api(service)}/events") as stream:
+        assert stream.comments.get(timeout=DEADLINE_S) == "stream open"
+        began = stream.last_event_id  # the opening names it, before any change
+    assert began == str(seq(0))
+
+    http.post(f"{api(service)}/applications", json={"name": "made-while-away"})  # no stream open
+    with EventStream(f"{api(service)}/events", headers={"Last-Event-ID": began}) as resumed:
+        missed = resumed.next()
+    assert (missed["seq"], missed["name"]) == (seq(1), "made-while-away")
+
+
 def test_idle_streams_get_heartbeats(service):
     with EventStream(f"{api(service)}/events") as stream:
         assert stream.comments.get(timeout=DEADLINE_S) == "stream open"

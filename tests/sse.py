@@ -20,6 +20,7 @@ class EventStream:
     def __init__(self, url: str, headers: dict[str, str] | None = None, key: str | None = ADMIN_KEY) -> None:
         self.events: queue.Queue[dict] = queue.Queue()
         self.comments: queue.Queue[str] = queue.Queue()
+        self.last_event_id: str | None = None
         self._client = httpx.Client(timeout=httpx.Timeout(DEADLINE_S, read=None))
         authorization = {} if key is None else {"Authorization": f"Bearer {key}"}
         self._response = self._client.send(
@@ -55,10 +56,12 @@ class EventStream:
                 elif line:
                     name, _, value = line.partition(":")
                     fields[name] = value.removeprefix(" ")
-                elif "data" in fields:
-                    self.events.put(
-                        {"id": fields.get("id"), "event": fields.get("event"), **json.loads(fields["data"])}
-                    )
+                    if name == "id":  # kept whether or not data comes with it, as EventSource does
+                        self.last_event_id = fields[name]
+                else:
+                    if "data" in fields:
+                        data = json.loads(fields["data"])
+                        self.events.put({"id": fields.get("id"), "event": fields.get("event"), **data})
                     fields = {}
         except (httpx.HTTPError, ValueError):  # closed by the test, or the server went away
             pass

@@ -4,7 +4,7 @@ import time
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from api.sse import HEARTBEAT, OPENING, EventStreamResponse
+from api.sse import HEARTBEAT, EventStreamResponse, opening
 from api.v1.events import StreamAudience, _resume_point
 from database.errors import DatabaseUnavailable
 from main import create_app
@@ -78,7 +78,7 @@ async def test_the_stream_opens_then_sends_changes_and_heartbeats(database):
     finally:
         await feed.stop()
 
-    assert frames[0] == OPENING
+    assert frames[0] == opening(0)
     assert [f.split(b"\n")[0] for f in frames[1:3]] == [b"id: 1", b"id: 3"]  # 2 is another app's
     assert frames[3] == HEARTBEAT
 
@@ -108,7 +108,7 @@ async def test_a_stream_ends_when_its_key_is_revoked(database, scope):
     await feed.start()
     try:
         stream = served(feed, feed.tail, [], None, caller, heartbeat_s=60)
-        assert await stream.next() == OPENING
+        assert await stream.next() == opening(0)
         await database.write(lambda conn: write_created(conn, APP))
         feed.notify()
         assert (await stream.next()).startswith(b"id: 1")
@@ -131,7 +131,7 @@ async def test_a_stream_ends_when_its_key_expires(database):
         frames = await served(feed, feed.tail, [], None, caller, heartbeat_s=0.05).rest()
     finally:
         await feed.stop()
-    assert frames[0] == OPENING and all(frame == HEARTBEAT for frame in frames[1:])
+    assert frames[0] == opening(0) and all(frame == HEARTBEAT for frame in frames[1:])
 
 
 @pytest.mark.anyio
@@ -172,7 +172,7 @@ async def test_a_filtered_stream_gets_heartbeats_while_other_applications_change
     stream = served(feed, feed.tail, [], APP, ADMIN, heartbeat_s=0.3)
     writer = asyncio.ensure_future(others_keep_changing())
     try:
-        assert await stream.next() == OPENING
+        assert await stream.next() == opening(0)
         started, tail_at_start = time.monotonic(), feed.tail
         # Were each change to put the beat off, none would come.
         beats = [await stream.next() for _ in range(3)]
@@ -240,7 +240,7 @@ async def test_a_database_failure_once_the_stream_is_open_ends_it_cleanly(databa
     finally:
         await feed.stop()
 
-    assert frames == [OPENING]
+    assert frames == [opening(0)]
     assert "event stream ended: The database is unreachable" in caplog.text
 
 

@@ -51,12 +51,18 @@ def running_service(env: dict[str, str], *, timeout_s: float = 60) -> Iterator[s
 
 @contextmanager
 def service_process(
-    env: dict[str, str], *, timeout_s: float = 60, command: list[str] | None = None, log: Path | None = None
+    env: dict[str, str],
+    *,
+    timeout_s: float = 60,
+    command: list[str] | None = None,
+    log: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[Service]:
     """Start the service (or `command`, which serves on $PORT) with `env` added to a clean
-    environment. Its output goes to `log`, or a temporary file: never an unread pipe, which
-    would stall a busy server once full."""
-    port = free_port()
+    environment, on `port` (a restart comes back where its clients look) or a free one. Its
+    output goes to `log`, or a temporary file: never an unread pipe, which would stall a busy
+    server once full."""
+    port = port or free_port()
     ours = {"DATABASE_URL", "PORT", "HOST", "WEB_CONCURRENCY"}
     clean = {name: value for name, value in os.environ.items() if name not in ours}
     with ExitStack() as stack:

@@ -11,9 +11,9 @@ client's RetryPolicy's backoff with jitter, never less than the `retry:` the ser
 for) and resumes with `Last-Event-ID`: the service replays what was missed, so every change
 reaches the callback once, in order.
 
-Until the first change arrives the watch knows no seq to resume from; a change made while it
-is disconnected before then is only seen if the service names its position on the stream
-(an `id:` line without data, which the parser takes as a resume point, as EventSource does).
+The service names where a stream begins in its opening (an `id:` line without data), which
+the parser takes as the resume point, as EventSource does: so a watch cut off before any
+change came resumes from there too, and misses none made while it was away.
 """
 
 import asyncio

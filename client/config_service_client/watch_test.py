@@ -261,6 +261,26 @@ def test_a_watch_resumes_across_a_service_restart_without_missing_or_repeating_a
     assert seen.on_disk[-1] is not None and seen.on_disk[-1]["config"] == {"n": 5}
 
 
+def test_a_watch_cut_off_before_any_change_came_resumes_from_where_its_stream_began(
+    database_url, admin_key, app_name
+):
+    port = free_port()
+    seen = Seen()
+    with ExitStack() as stack:
+        other = stack.enter_context(service_process({"DATABASE_URL": database_url, **QUIET}))
+        writer = stack.enter_context(ConfigClient(other.url, admin_key))
+        client = stack.enter_context(ConfigClient(f"http://127.0.0.1:{port}", admin_key))
+        writer.create_application(app_name)
+        with service_on(port, database_url):
+            watch = stack.enter_context(client.watch(app_name, "db", seen))
+            assert watch.wait_connected(DEADLINE_S)
+        wait_until(lambda: not watch.connected, what="the watch sees the service go")
+        writer.set(app_name, "db", {"n": 1})  # before the watch has had any change
+        with service_on(port, database_url):
+            wait_until(lambda: seen.versions() == [1], what="the change made while it was away")
+            watch.stop()
+
+
 def test_a_watch_follows_its_application_name_to_an_application_made_again(service_url, admin_key, app_name):
     seen = Seen()
     with ConfigClient(service_url, admin_key) as writer, ConfigClient(service_url, admin_key) as client:

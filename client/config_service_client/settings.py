@@ -82,6 +82,9 @@ if TYPE_CHECKING:
 MASK = "********"
 SECRET_TYPES: tuple[type, ...] = (SecretStr, SecretBytes, Secret)
 CACHE_DIR_VARIABLE = "CONFIG_SERVICE_CACHE_DIR"
+# How long a read keeps retrying before it gives up or falls back to the last-known-good copy
+# (the command's --timeout reads it too): at start-up, how long a service waits for us.
+DEADLINE_VARIABLE = "CONFIG_SERVICE_TIMEOUT"
 
 logger = logging.getLogger(__name__)
 
@@ -380,16 +383,28 @@ def reading_through(client: ConfigClient) -> Iterator[Reading]:
 def client_from_environment() -> ConfigClient:
     """The process's client for these environment variables: one, so that every load after
     the first is a conditional read, and the connections are reused."""
-    variables = ("CONFIG_SERVICE_URL", "CONFIG_SERVICE_API_KEY", CACHE_DIR_VARIABLE)
+    variables = ("CONFIG_SERVICE_URL", "CONFIG_SERVICE_API_KEY", CACHE_DIR_VARIABLE, DEADLINE_VARIABLE)
     from .client import ConfigClient
+    from .retry import RetryPolicy
 
     environment = tuple(os.environ.get(name) for name in variables)
     with _environment_clients_lock:
         client = _environment_clients.get(environment)
         if client is None:
-            client = ConfigClient(cache_dir=environment[2] or None)
+            retry = RetryPolicy(deadline_s=_deadline(environment[3])) if environment[3] else None
+            client = ConfigClient(cache_dir=environment[2] or None, retry=retry)
             _environment_clients[environment] = client
         return client
+
+
+def _deadline(text: str) -> float:
+    try:
+        deadline = float(text)
+    except ValueError:
+        deadline = 0.0
+    if not 0 < deadline < float("inf"):
+        raise ValueError(f"{DEADLINE_VARIABLE} must be a number of seconds above 0, not {text!r}")
+    return deadline
 
 
 # --- the source -----------------------------------------------------------------------------

@@ -409,6 +409,17 @@ def test_without_a_client_the_source_makes_one_from_the_environment_and_keeps_it
     assert client_from_environment() is not made
 
 
+def test_the_environment_client_gives_up_after_config_service_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONFIG_SERVICE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CONFIG_SERVICE_TIMEOUT", "2.5")
+    assert client_from_environment()._retry.deadline_s == 2.5
+    monkeypatch.setenv("CONFIG_SERVICE_TIMEOUT", "soon")
+    with pytest.raises(ValueError, match="CONFIG_SERVICE_TIMEOUT"):
+        client_from_environment()
+
+
 def test_with_the_service_down_settings_load_from_the_last_known_good_copy(
     postgres: TestServer, admin_key: str, app_name: str, tmp_path: Path
 ) -> None:

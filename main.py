@@ -12,6 +12,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -270,8 +271,13 @@ def __getattr__(name: str) -> FastAPI:
     once per process, so that importing this module (as the tests do) reads no settings."""
     if name != "app":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    made = globals()["app"] = app_from_environment()
-    return made
+    with _making_app:  # two threads asking at once get one app
+        if "app" not in globals():
+            globals()["app"] = app_from_environment()
+    return globals()["app"]
+
+
+_making_app = threading.Lock()
 
 
 def __dir__() -> list[str]:

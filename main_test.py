@@ -1,4 +1,5 @@
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -116,3 +117,18 @@ def test_a_start_up_that_fails_midway_closes_what_it_had_opened(monkeypatch, dat
     with pytest.raises(RuntimeError, match="listener"), sync_client(app):
         pass
     assert service_connections(database_url) == 0
+
+
+def test_main_app_is_made_from_the_environment_once_on_first_use(monkeypatch, database_url, restore_logging):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delitem(main.__dict__, "app", raising=False)
+    main.get_settings.cache_clear()
+    try:
+        assert "app" in dir(main)  # how `fastapi run` finds it
+        with ThreadPoolExecutor(4) as pool:
+            apps = list(pool.map(lambda _: main.app, range(4)))
+    finally:
+        main.get_settings.cache_clear()
+        monkeypatch.delitem(main.__dict__, "app", raising=False)
+    assert all(app is apps[0] for app in apps)
+    assert apps[0].state.settings.database_url == database_url

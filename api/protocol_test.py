@@ -237,7 +237,8 @@ def test_a_burst_of_changes_reaches_a_stream_whole_and_in_order_however_late_it_
             received += chunk
     head = received.split(b"\r\n\r\n", 1)[0].lower()
     assert b"transfer-encoding: chunked" in head and b"content-encoding" not in head
-    assert [int(seq) for seq in re.findall(rb"\nid: (\d+)\n", b"\n" + received)] == seqs
+    # The changes' frames: an id, then its event (the opening's id has none).
+    assert [int(seq) for seq in re.findall(rb"\nid: (\d+)\nevent:", b"\n" + received)] == seqs
 
 
 def test_a_light_event_is_an_event():

@@ -16,7 +16,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, cast
 
@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 URL_VARIABLE = "CONFIG_SERVICE_URL"
 API_KEY_VARIABLE = "CONFIG_SERVICE_API_KEY"
 API = "/api/v1"
+# The change feed (Server-Sent Events).
+EVENTS_PATH = f"{API}/events"
 # The service's largest page: lists take as few round trips as they can.
 PAGE_LIMIT = 1000
 USER_AGENT = "config-service-client"
@@ -62,13 +64,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Call:
-    """One HTTP request an operation needs; the client adds the base URL and the API key."""
+    """One HTTP request an operation needs; the client adds the base URL and the API key.
+    `fallback`: a last-known-good copy stands in if it fails (see retry.Reachability)."""
 
     method: str
     path: str
     params: dict[str, str] | None = None
     headers: dict[str, str] | None = None
     json: Any = None
+    fallback: bool = False
 
 
 # An operation: yields Calls, is sent their (successful) responses, returns its result.
@@ -107,6 +111,26 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def _falling_back(operation: Operation[T]) -> Operation[T]:
+    """`operation`, its calls marked as having a last-known-good copy to fall back to."""
+    try:
+        call = next(operation)
+        while True:
+            try:
+                response = yield replace(call, fallback=True)
+            except ConfigServiceError as error:  # what the driver throws in: the operation's to handle
+                call = operation.throw(error)
+            else:
+                call = operation.send(response)
+    except StopIteration as finished:
+        return cast(T, finished.value)
+
+
+def _version_of(body: dict[str, Any]) -> int:
+    version = body.get("version")
+    return version if isinstance(version, int) else 0
+
+
 def _body_of(response: httpx.Response) -> dict[str, Any]:
     body = response.json()
     if not isinstance(body, dict):
@@ -123,10 +147,13 @@ def _items_of(response: httpx.Response) -> list[dict[str, Any]]:
 
 class ClientCore:
     """Everything the clients know and decide, without network I/O: names resolved to ids,
-    the in-memory copies, the last-known-good store (small files, written in the caller's
-    thread), and the operations. Its state is shared by
-    the threads of one sync client (a watch refreshes on its own): each change to it is one
-    dictionary operation, and the rest holds a lock."""
+    the in-memory copies, the last-known-good store, and the operations. Its state is shared
+    by the threads of one sync client (a watch refreshes on its own): each change to it is one
+    dictionary operation, and the rest holds a lock.
+
+    The operations do not touch the disk: what they keep or forget waits in `_unsaved` until
+    the driver calls `save_copies`, after each call (the async client in a worker thread, so
+    that an fsync does not stall its event loop)."""
 
     def __init__(self, base_url: str, cache_dir: str | os.PathLike[str] | None) -> None:
         self.base_url = base_url
@@ -139,6 +166,10 @@ class ClientCore:
         self._copies: dict[tuple[str, str, bool], _Copy] = {}
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        # Copies to write (a body) or remove (None) on disk, newest only: see save_copies.
+        self._unsaved: dict[tuple[str, str, bool], dict[str, Any] | None] = {}
+        # One writer at a time, so that a copy taken later is never overwritten by one taken before.
+        self._disk_lock = threading.Lock()
 
     # --- names -----------------------------------------------------------------------------
 
@@ -206,9 +237,59 @@ class ClientCore:
         self._configurations[(application, as_named or body["name"])] = known
 
     def _forget(self, application: str, name: str) -> None:
+        """The configuration is gone (or no longer under this name): its copies too, in memory
+        and on disk, or it would be served after a restart while the service is down."""
         self._configurations.pop((application, name), None)
         for revealed in (False, True):
-            self._copies.pop((application, name, revealed), None)
+            self._drop_copy((application, name, revealed))
+
+    def _drop_copy(self, key: tuple[str, str, bool]) -> None:
+        with self._lock:
+            self._copies.pop(key, None)
+            if self.store is not None:
+                self._unsaved[key] = None
+
+    # --- the disk --------------------------------------------------------------------------
+
+    def has_unsaved(self) -> bool:
+        """Whether a call that ends now has files to wait for: its own copies, or copies another
+        call is writing (it takes them from _unsaved only once it holds the disk lock), which
+        may be this one's too. A call returns only once what it read is on disk."""
+        return bool(self._unsaved) or self._disk_lock.locked()
+
+    def save_copies(self) -> None:
+        """Write the copies kept since the last time to the last-known-good store, and remove
+        those forgotten. Blocking (fsync): the async client calls it in a worker thread."""
+        if self.store is None:
+            return
+        with self._disk_lock:
+            with self._lock:
+                work, self._unsaved = self._unsaved, {}
+            for (application, name, revealed), body in work.items():
+                try:
+                    if body is None:
+                        self.store.delete(application, name, revealed=revealed)
+                    else:
+                        self.store.save(application, name, body, revealed=revealed)
+                except OSError as error:  # a full disk must not fail a read that succeeded
+                    logger.warning(
+                        "Could not update the last-known-good copy of %s/%s: %s", application, name, error
+                    )
+
+    def _saved_copy(self, key: tuple[str, str, bool]) -> dict[str, Any] | None:
+        """The copy on disk, as it will be once what is unsaved is written."""
+        if self.store is None:
+            return None
+        with self._lock:
+            if key in self._unsaved:
+                unsaved = self._unsaved[key]
+                return None if unsaved is None else copy.deepcopy(unsaved)
+        application, name, revealed = key
+        return self.store.load(application, name, revealed=revealed)
+
+    def _has_copy(self, application: str, name: str, reveal: bool) -> bool:
+        key = (application, name, reveal)
+        return key in self._copies or self._saved_copy(key) is not None
 
     # --- applications ----------------------------------------------------------------------
 
@@ -225,9 +306,10 @@ class ClientCore:
         self._application_ids[name] = created.id
         return created
 
-    def delete_application(self, application: str) -> Operation[None]:
+    def delete_application(self, application: str, if_match: int | None) -> Operation[None]:
         def delete(application_id: str) -> Operation[None]:
-            yield Call("DELETE", f"{API}/applications/{application_id}")
+            headers = None if if_match is None else {"If-Match": _quoted(if_match)}
+            yield Call("DELETE", f"{API}/applications/{application_id}", headers=headers)
 
         yield from self._on_application(application, delete)
         self._application_ids.pop(application, None)
@@ -251,14 +333,26 @@ class ClientCore:
     ) -> Operation[Configuration]:
         if version is not None:
             return (yield from self._past_version(application, name, version, reveal))
+        reading = self._on_configuration(
+            application,
+            name,
+            lambda configuration_id: self._read(application, name, configuration_id, reveal),
+        )
+        # Checked only while down: it may read a file.
+        if self.reachability.down and self._has_copy(application, name, reveal):
+            reading = _falling_back(reading)
         try:
-            body = yield from self._on_configuration(
-                application,
-                name,
-                lambda configuration_id: self._read(application, name, configuration_id, reveal),
-            )
+            body = yield from reading
         except ServiceUnreachable as unreachable:
             return self._last_known_good(application, name, reveal, unreachable)
+        except NotFound as error:
+            if error.problem_type in (CONFIGURATION_NOT_FOUND, APPLICATION_NOT_FOUND):
+                self._forget(application, name)
+            raise
+        except Forbidden:
+            if reveal:  # a key that may not see the secrets keeps no plaintext copy of them
+                self._drop_copy((application, name, True))
+            raise
         self._fresh(application, name)
         return Configuration.model_validate(body)
 
@@ -278,7 +372,7 @@ class ClientCore:
                         lambda configuration_id: self._read(application, name, configuration_id, True),
                     )
                 except Forbidden:  # the key lost the secrets scope: what it held is no longer its
-                    self._copies.pop((application, name, True), None)
+                    self._drop_copy((application, name, True))
         except NotFound as error:
             if error.problem_type not in (CONFIGURATION_NOT_FOUND, APPLICATION_NOT_FOUND):
                 raise
@@ -306,16 +400,24 @@ class ClientCore:
     def _keep(
         self, application: str, name: str, body: dict[str, Any], etag: str | None, *, revealed: bool
     ) -> None:
-        """Hold `body` as the current copy, in memory and on disk."""
-        self._know(application, body)
+        """Hold `body` as the current copy, in memory and (at the next save_copies) on disk;
+        unless a newer version of the same configuration is held already: answers of two
+        threads may come back in any order, and the older must not win."""
+        key = (application, name, revealed)
+        configuration_id = str(body["id"])
         tag = etag or _quoted(int(body["version"]))
-        self._copies[(application, name, revealed)] = _Copy(str(body["id"]), tag, body)
-        if self.store is None:
-            return
-        try:
-            self.store.save(application, name, body, revealed=revealed)
-        except OSError as error:  # a full disk must not fail a read that succeeded
-            logger.warning("Could not save the last-known-good copy of %s/%s: %s", application, name, error)
+        with self._lock:
+            held = self._copies.get(key)
+            if (
+                held is not None
+                and held.configuration_id == configuration_id
+                and _version_of(held.body) > _version_of(body)
+            ):
+                return
+            self._copies[key] = _Copy(configuration_id, tag, body)
+            if self.store is not None:
+                self._unsaved[key] = body
+        self._know(application, body)
 
     def _fresh(self, application: str, name: str) -> None:
         self.stale = False
@@ -328,8 +430,8 @@ class ClientCore:
         """The copy held in memory, or else on disk; without one, `unreachable` stands."""
         held = self._copies.get((application, name, reveal))
         body = copy.deepcopy(held.body) if held else None
-        if body is None and self.store is not None:
-            body = self.store.load(application, name, revealed=reveal)
+        if body is None:
+            body = self._saved_copy((application, name, reveal))
         if body is None:
             raise unreachable
         with self._lock:
@@ -418,22 +520,24 @@ class ClientCore:
         self._forget(application, name)
 
     def rollback(
-        self, application: str, name: str, version: int, comment: str | None
+        self, application: str, name: str, version: int, comment: str | None, if_match: int | None
     ) -> Operation[Configuration]:
         body: dict[str, Any] = {"version": version}
         if comment is not None:
             body["comment"] = comment
+        headers = None if if_match is None else {"If-Match": _quoted(if_match)}
 
         def rollback(configuration_id: str) -> Operation[Configuration]:
             path = f"{API}/configurations/{configuration_id}/rollback"
-            return self._written(application, name, (yield Call("POST", path, json=body)))
+            return self._written(application, name, (yield Call("POST", path, headers=headers, json=body)))
 
         return (yield from self._on_configuration(application, name, rollback))
 
     def _written(self, application: str, name: str, response: httpx.Response) -> Configuration:
         """A write's answer is the configuration as now stored: the copy a read would get."""
         body = _body_of(response)
-        self._copies.pop((application, name, True), None)  # its secrets may have changed
+        with self._lock:
+            self._copies.pop((application, name, True), None)  # its secrets may have changed
         if body.get("name") != name:  # renamed by a rollback to a version with another name
             self._forget(application, name)
         else:
@@ -488,7 +592,7 @@ class ClientCore:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         if after is not None:
             headers["Last-Event-ID"] = str(after)
-        return Call("GET", f"{API}/events", params=params, headers=headers)
+        return Call("GET", EVENTS_PATH, params=params, headers=headers)
 
 
 def _client_settings(base_url: str | None, api_key: str | None) -> tuple[str, dict[str, str]]:
@@ -558,6 +662,7 @@ class _Base:
             target=self._target,
             path=call.path,
             reachability=self._core.reachability,
+            fallback=call.fallback,
         )
 
 
@@ -605,6 +710,8 @@ class ConfigClient(_Base):
                     call = operation.send(response)
         except StopIteration as finished:
             return cast(T, finished.value)
+        finally:
+            self._core.save_copies()
 
     def _exchange(self, call: Call, deadline_at: float, *, stream: bool = False) -> httpx.Response:
         attempts = self._attempts(call, deadline_at)
@@ -647,8 +754,10 @@ class ConfigClient(_Base):
     def create_application(self, name: str, comments: str | None = None) -> Application:
         return self._run(self._core.create_application(name, comments))
 
-    def delete_application(self, application: str) -> None:
-        self._run(self._core.delete_application(application))
+    def delete_application(self, application: str, *, if_match: int | None = None) -> None:
+        """Delete the application and its configurations (If-Match: `if_match`, the
+        application's version, when given)."""
+        self._run(self._core.delete_application(application, if_match))
 
     def list_configurations(self, application: str) -> list[Configuration]:
         return self._run(self._core.list_configurations(application))
@@ -696,10 +805,17 @@ class ConfigClient(_Base):
         return self._run(self._core.diff(application, name, from_version, to_version))
 
     def rollback(
-        self, application: str, name: str, version: int, *, comment: str | None = None
+        self,
+        application: str,
+        name: str,
+        version: int,
+        *,
+        comment: str | None = None,
+        if_match: int | None = None,
     ) -> Configuration:
-        """Make a new version equal to `version`."""
-        return self._run(self._core.rollback(application, name, version, comment))
+        """Make a new version equal to `version` (If-Match: `if_match`, the current version,
+        when given)."""
+        return self._run(self._core.rollback(application, name, version, comment, if_match))
 
     def events(
         self, application: str | None = None, *, after: int | None = None
@@ -776,6 +892,9 @@ class AsyncConfigClient(_Base):
                     call = operation.send(response)
         except StopIteration as finished:
             return cast(T, finished.value)
+        finally:
+            if self._core.has_unsaved():  # files, with fsync: not on the event loop
+                await asyncio.to_thread(self._core.save_copies)
 
     async def _exchange(self, call: Call, deadline_at: float, *, stream: bool = False) -> httpx.Response:
         attempts = self._attempts(call, deadline_at)
@@ -817,8 +936,8 @@ class AsyncConfigClient(_Base):
     async def create_application(self, name: str, comments: str | None = None) -> Application:
         return await self._run(self._core.create_application(name, comments))
 
-    async def delete_application(self, application: str) -> None:
-        await self._run(self._core.delete_application(application))
+    async def delete_application(self, application: str, *, if_match: int | None = None) -> None:
+        await self._run(self._core.delete_application(application, if_match))
 
     async def list_configurations(self, application: str) -> list[Configuration]:
         return await self._run(self._core.list_configurations(application))
@@ -858,9 +977,15 @@ class AsyncConfigClient(_Base):
         return await self._run(self._core.diff(application, name, from_version, to_version))
 
     async def rollback(
-        self, application: str, name: str, version: int, *, comment: str | None = None
+        self,
+        application: str,
+        name: str,
+        version: int,
+        *,
+        comment: str | None = None,
+        if_match: int | None = None,
     ) -> Configuration:
-        return await self._run(self._core.rollback(application, name, version, comment))
+        return await self._run(self._core.rollback(application, name, version, comment, if_match))
 
     async def events(
         self, application: str | None = None, *, after: int | None = None

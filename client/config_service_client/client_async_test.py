@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import stat
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
@@ -25,6 +26,7 @@ from config_service_client.errors import (
 )
 from config_service_client.retry import RetryPolicy
 from tests.http_faults import HttpFaults
+from tests.server import api_client
 from tests.waiting import DEADLINE_S, wait_until_async
 
 pytestmark = pytest.mark.anyio
@@ -92,6 +94,70 @@ async def test_writes_history_diff_and_rollback(client: AsyncConfigClient, app_n
     await client.delete_application(app_name)
     with pytest.raises(NotFound):
         await client.application_id(app_name)
+
+
+async def test_rollback_and_deleting_an_application_take_if_match(
+    client: AsyncConfigClient, faults: HttpFaults, service_url: str, app_name: str
+) -> None:
+    application = await client.create_application(app_name)
+    await client.set(app_name, "pool", {"size": 1})
+    await client.set(app_name, "pool", {"size": 2})
+    with api_client(service_url) as direct:  # someone changes the application meanwhile
+        direct.put(f"/api/v1/applications/{application.id}", json={"comments": "moved"}).raise_for_status()
+
+    with pytest.raises(PreconditionFailed):
+        await client.rollback(app_name, "pool", 1, if_match=1)
+    rolled = await client.rollback(app_name, "pool", 1, comment="back", if_match=2)
+    with pytest.raises(PreconditionFailed):
+        await client.delete_application(app_name, if_match=application.version)
+    await client.delete_application(app_name, if_match=application.version + 1)
+
+    assert (rolled.version, rolled.config) == (3, {"size": 1})
+    assert app_name not in [app.name for app in await client.list_applications()]
+    sent = [(seen.method, seen.headers.get("If-Match")) for seen in faults.seen if seen.method != "GET"]
+    assert sent[-4:] == [
+        ("POST", '"1"'),
+        ("POST", '"2"'),
+        ("DELETE", f'"{application.version}"'),
+        ("DELETE", f'"{application.version + 1}"'),
+    ]
+
+
+async def test_last_known_good_files_are_written_off_the_event_loop(
+    client: AsyncConfigClient,
+    faults: HttpFaults,
+    admin_key: str,
+    app_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await client.create_application(app_name)
+    await client.set(app_name, "database", {"host": "db"})
+    writers: list[int] = []
+    async with AsyncConfigClient(faults.url, admin_key, cache_dir=tmp_path) as reader:
+        store = reader._core.store
+        assert store is not None
+        save, delete = store.save, store.delete
+
+        def saving(*args: Any, **kwargs: Any) -> Path:
+            writers.append(threading.get_ident())
+            return save(*args, **kwargs)
+
+        def deleting(*args: Any, **kwargs: Any) -> bool:
+            writers.append(threading.get_ident())
+            return delete(*args, **kwargs)
+
+        monkeypatch.setattr(store, "save", saving)
+        monkeypatch.setattr(store, "delete", deleting)
+        assert await reader.get(app_name, "database") == {"host": "db"}
+        saved = store.load(app_name, "database")
+        await reader.delete_configuration(app_name, "database")
+        gone = store.load(app_name, "database")
+
+    assert writers and threading.get_ident() not in writers  # the event loop never waited on the disk
+    assert len(writers) == 3  # one save; the deletes of the copy and of its revealed one
+    assert saved is not None and saved["config"] == {"host": "db"}  # written by the time get returns
+    assert gone is None
 
 
 async def test_typed_errors(client: AsyncConfigClient, service_url: str, app_name: str) -> None:

@@ -14,14 +14,16 @@ import pytest
 from config_service_client.client import ConfigClient
 from config_service_client.errors import (
     BadRequest,
+    Forbidden,
     NotFound,
     ServerError,
     ServiceUnreachable,
     TooManyRequests,
 )
 from config_service_client.retry import RetryPolicy
+from config_service_client.store import LastKnownGood
 from tests.http_faults import HttpFaults
-from tests.server import free_port
+from tests.server import api_client, free_port
 
 # Quick backoff: these tests count tries, and need not wait for them.
 QUICK = RetryPolicy(deadline_s=30, first_backoff_s=0.01, max_backoff_s=0.05)
@@ -177,12 +179,73 @@ def test_a_429_that_asks_for_longer_than_the_deadline_is_given_up_at_once(
 
     with (
         ConfigClient(faults.url, admin_key, retry=QUICK) as client,
-        pytest.raises(ServiceUnreachable) as raised,
+        pytest.raises(TooManyRequests) as raised,  # the key is too busy; the service is there
     ):
         client.list_applications()
 
-    assert isinstance(raised.value.last_error, TooManyRequests)
+    assert raised.value.retry_after == "3600"
     assert faults.count() == 1
+
+
+def test_a_429_retried_until_it_asks_for_too_long_is_too_many_requests_not_unreachable(
+    client: ConfigClient, faults: HttpFaults, app_name: str, configuration_path: str
+) -> None:
+    client.get(app_name, "database")
+    faults.refuse_next(1, status=429, retry_after="0")
+    faults.refuse_next(1, status=429, retry_after="3600")
+
+    with pytest.raises(TooManyRequests) as raised:
+        client.get(app_name, "database")
+
+    assert raised.value.retry_after == "3600"
+    assert faults.count(path=configuration_path, status=429) == 2
+
+
+def test_after_a_429_a_write_is_still_retried(
+    client: ConfigClient, faults: HttpFaults, app_name: str, configuration_path: str
+) -> None:
+    client.get(app_name, "database")
+    faults.refuse_next(1, status=429, retry_after="3600")
+    with pytest.raises(TooManyRequests):
+        client.list_applications()
+
+    faults.refuse_next(1, status=503, retry_after="0")
+    written = client.set(app_name, "database", {"host": "replica"})
+
+    assert written.version == 2
+    assert [seen.status for seen in faults.seen if seen.method == "PUT"] == [503, 200]
+
+
+def test_after_an_outage_only_reads_with_a_copy_are_tried_once(
+    faults: HttpFaults, admin_key: str, direct: ConfigClient, app_name: str, configuration_path: str
+) -> None:
+    direct.set(app_name, "cache", {"ttl": 30})
+    policy = RetryPolicy(deadline_s=2, first_backoff_s=0.01, max_backoff_s=0.05)
+    with ConfigClient(faults.url, admin_key, retry=policy) as client:
+        client.get(app_name, "database")  # ids known, a copy in memory
+
+        def outage() -> None:
+            faults.drop_next(10_000)
+            with pytest.raises(ServiceUnreachable):
+                client.get(app_name, "never-made")  # nothing to fall back to: retried to the deadline
+            faults.clear()
+            assert client._core.reachability.down
+
+        outage()
+        faults.drop_next(1)
+        assert client.get(app_name, "cache") == {"ttl": 30}  # no copy: retried
+        outage()
+        faults.refuse_next(1, status=503, retry_after="0")
+        written = client.set(app_name, "database", {"host": "replica"})  # a write: retried
+        outage()
+        faults.drop_next(1)
+        served = client.get_configuration(app_name, "database")  # a copy: tried once, served
+        stale = client.is_stale
+
+    assert [seen.status for seen in faults.seen if seen.method == "PUT"] == [503, 200]
+    assert (served.version, served.config, stale) == (written.version, {"host": "replica"}, True)
+    on_it = [(seen.method, seen.outcome) for seen in faults.seen if seen.path == configuration_path]
+    assert on_it[-2:] == [("PUT", "forwarded"), ("GET", "dropped")]  # the read with a copy: one try
 
 
 def test_nothing_listening_is_service_unreachable(admin_key: str) -> None:
@@ -324,3 +387,62 @@ def test_while_the_service_stays_down_each_further_read_is_tried_once(
 
     assert first > 2  # retried for the whole deadline
     assert further == 2  # then once each: one deadline for a start-up, not one per configuration
+
+
+def test_a_configuration_gone_leaves_no_copy_to_serve(
+    service_url: str, admin_key: str, direct: ConfigClient, app_name: str, tmp_path: Path
+) -> None:
+    direct.create_application(app_name)
+    for name in ("refreshed", "read", "deleted"):
+        direct.set(app_name, name, {"name": name})
+    with ConfigClient(service_url, admin_key, cache_dir=tmp_path) as client:
+        for name in ("refreshed", "read", "deleted"):
+            client.get(app_name, name)
+            client.get_configuration(app_name, name, reveal=True)
+        assert len(list(tmp_path.iterdir())) == 6
+
+        direct.delete_configuration(app_name, "refreshed")
+        assert client.refresh(app_name, "refreshed") is None  # as a watch learns it
+        direct.delete_configuration(app_name, "read")
+        with pytest.raises(NotFound):
+            client.get(app_name, "read")  # as a read does
+        client.delete_configuration(app_name, "deleted")  # deleted by this client
+
+        assert list(tmp_path.iterdir()) == []
+    down = f"http://127.0.0.1:{free_port()}"
+    with (
+        ConfigClient(down, admin_key, cache_dir=tmp_path, retry=IMPATIENT) as starting,
+        pytest.raises(ServiceUnreachable),
+    ):
+        starting.get(app_name, "read")
+
+
+def test_a_key_refused_the_secrets_leaves_no_plaintext_copy(
+    service_url: str, admin_key: str, direct: ConfigClient, app_name: str, tmp_path: Path
+) -> None:
+    direct.create_application(app_name)
+    direct.set(app_name, "database", {"user": "app"})
+    with api_client(service_url) as admin:
+        made = admin.post("/api/v1/api-keys", json={"name": f"{app_name}-reader", "scopes": ["read"]})
+        made.raise_for_status()
+        reader_key = made.json()["key"]
+    store = LastKnownGood(tmp_path, service_url)
+
+    with ConfigClient(service_url, admin_key, cache_dir=tmp_path) as client:
+        client.get(app_name, "database")
+        client.get_configuration(app_name, "database", reveal=True)
+        assert store.load(app_name, "database", revealed=True) is not None
+        with ConfigClient(service_url, reader_key, cache_dir=tmp_path) as reader, pytest.raises(Forbidden):
+            reader.get_configuration(app_name, "database", reveal=True)  # sharing the directory
+        refused_by_a_read = store.load(app_name, "database", revealed=True)
+
+        client.get_configuration(app_name, "database", reveal=True)
+        # The key it runs with is replaced by one without the `secrets` scope.
+        client._http.headers["Authorization"] = f"Bearer {reader_key}"
+        client.refresh(app_name, "database")  # as a watch does, after every change
+        refused_by_a_refresh = store.load(app_name, "database", revealed=True)
+
+    assert refused_by_a_read is None
+    assert refused_by_a_refresh is None
+    saved = store.load(app_name, "database")
+    assert saved is not None and saved["config"] == {"user": "app"}  # the masked copy stays

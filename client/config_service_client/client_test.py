@@ -4,6 +4,7 @@ Retries and last-known-good copies: client_retries_test.py."""
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from config_service_client.errors import (
     PreconditionFailed,
     Unauthorized,
 )
-from config_service_client.models import ChangeEvent
+from config_service_client.models import MASK, ChangeEvent
 from config_service_client.retry import RetryPolicy
 from tests.http_faults import HttpFaults
 from tests.server import api_client
@@ -244,6 +245,35 @@ def test_a_past_version_diff_and_rollback(client: ConfigClient, app_name: str) -
     assert client.diff(app_name, "pool", 2, 3).patch == [{"op": "replace", "path": "/size", "value": 1}]
 
 
+def test_rollback_and_deleting_an_application_take_if_match(
+    proxied: ConfigClient, faults: HttpFaults, client: ConfigClient, app_name: str
+) -> None:
+    application = client.create_application(app_name)
+    client.set(app_name, "pool", {"size": 1})
+    client.set(app_name, "pool", {"size": 2})
+    with api_client(client.base_url) as direct:  # someone changes the application meanwhile
+        direct.put(f"/api/v1/applications/{application.id}", json={"comments": "moved"}).raise_for_status()
+
+    with pytest.raises(PreconditionFailed) as stale_rollback:
+        proxied.rollback(app_name, "pool", 1, if_match=1)
+    rolled = proxied.rollback(app_name, "pool", 1, if_match=2)
+    with pytest.raises(PreconditionFailed):
+        proxied.delete_application(app_name, if_match=application.version)
+    assert client.get(app_name, "pool") == {"size": 1}  # neither stale write was done
+    proxied.delete_application(app_name, if_match=application.version + 1)
+
+    assert stale_rollback.value.current_version == 2
+    assert (rolled.version, rolled.config) == (3, {"size": 1})
+    assert app_name not in [app.name for app in client.list_applications()]
+    sent = [(seen.method, seen.headers.get("If-Match")) for seen in faults.seen if seen.method != "GET"]
+    assert sent == [
+        ("POST", '"1"'),
+        ("POST", '"2"'),
+        ("DELETE", f'"{application.version}"'),
+        ("DELETE", f'"{application.version + 1}"'),
+    ]
+
+
 def test_deleting(client: ConfigClient, app_name: str) -> None:
     client.create_application(app_name)
     client.set(app_name, "a", {"x": 1})
@@ -302,7 +332,7 @@ def test_secrets_are_masked_unless_revealed(client: ConfigClient, app_name: str)
     masked = client.get_configuration(app_name, "database")
     revealed = client.get_configuration(app_name, "database", reveal=True)
 
-    assert masked.config == {"user": "app", "password": "********"}
+    assert masked.config == {"user": "app", "password": MASK}
     assert revealed.config == {"user": "app", "password": "s3cret"}
     assert masked.schema_ is not None and masked.schema_.name == f"{app_name}-db"
     assert client.get(app_name, "database") == masked.config  # the copies are kept apart
@@ -470,7 +500,7 @@ def test_a_cache_directory_that_cannot_be_written_does_not_fail_reads(
     ):
         assert reader.get(app_name, "database") == {"host": "db"}
 
-    assert [r.getMessage() for r in caplog.records if "Could not save" in r.getMessage()]
+    assert [r.getMessage() for r in caplog.records if "Could not update" in r.getMessage()]
 
 
 def test_an_event_stream_refused_is_a_typed_error(client: ConfigClient) -> None:
@@ -478,3 +508,38 @@ def test_an_event_stream_refused_is_a_typed_error(client: ConfigClient) -> None:
         next(client.events(after=-1))
 
     assert raised.value.fields == ["header.Last-Event-ID"]
+
+
+def test_an_answer_overtaken_by_a_newer_one_does_not_replace_it(
+    service_url: str, admin_key: str, app_name: str, tmp_path: Path
+) -> None:
+    with (
+        ConfigClient(service_url, admin_key, cache_dir=tmp_path) as client,
+        ConfigClient(service_url, admin_key) as other,
+    ):
+        client.create_application(app_name)
+        client.set(app_name, "database", {"v": 1})
+        client.get(app_name, "database")
+        # A read (on one thread) whose request is answered with version 2 ...
+        reading = client._core.get_configuration(app_name, "database", None, False)
+        request = next(reading)
+        other.set(app_name, "database", {"v": 2})
+        answer = client._exchange(request, time.monotonic() + DEADLINE_S)
+        # ... is overtaken by a refresh (a watch's, on another) that reads version 3 ...
+        other.set(app_name, "database", {"v": 3})
+        refreshed = client.refresh(app_name, "database")
+        # ... before it is handed its answer.
+        with pytest.raises(StopIteration) as finished:
+            reading.send(answer)
+        client._core.save_copies()
+
+        assert finished.value.value.version == 2  # the read returns what it read ...
+        held = client._core._copies[(app_name, "database", False)]
+        assert client._core.store is not None
+        saved = client._core.store.load(app_name, "database")
+        current = client.get_configuration(app_name, "database")
+
+    assert refreshed is not None and refreshed.version == 3
+    assert (held.body["version"], held.etag) == (3, '"3"')  # ... but keeps the newer copy
+    assert saved is not None and saved["version"] == 3
+    assert (current.version, current.config) == (3, {"v": 3})

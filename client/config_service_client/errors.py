@@ -86,7 +86,9 @@ class PreconditionFailed(ProblemError):
 
 
 class TooManyRequests(ProblemError):
-    """429: beyond the key's rate; `retry_after` says when to come back."""
+    """429: beyond the key's rate; `retry_after` says when to come back. Retried within the
+    call's deadline; raised as it is (not as ServiceUnreachable) once that runs out, or at
+    once when `retry_after` asks for longer: the service is there, the key is too busy."""
 
 
 class ServerError(ProblemError):
@@ -153,8 +155,8 @@ def _phrase(status: int) -> str:
 
 class ServiceUnreachable(ConfigServiceError):
     """No usable answer before the deadline: connections refused or dropped, timeouts, or
-    5xx and 429 answers that went on until the deadline. `last_error` is the last of them
-    (an httpx.TransportError or a ProblemError)."""
+    5xx answers that went on until the deadline (a 429 stays TooManyRequests). `last_error`
+    is the last of them (an httpx.TransportError or a ProblemError)."""
 
     def __init__(self, message: str, last_error: BaseException | None = None) -> None:
         super().__init__(message)

@@ -9,6 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# What the service sends in place of a secret value to a read without reveal=true (or a key
+# without the `secrets` scope); sent back in a write, it keeps the stored secret.
+MASK = "********"
+
 _RESOURCE = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
 

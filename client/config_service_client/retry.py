@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from .errors import ProblemError, ServiceUnreachable, problem_error
+from .errors import ProblemError, ServiceUnreachable, TooManyRequests, problem_error
 
 logger = logging.getLogger(__name__)
 
@@ -97,10 +97,17 @@ def retries_error(method: str, error: httpx.TransportError) -> bool:
 
 
 class Reachability:
-    """Whether the service answered the last request a client tried. While it did not, a
-    request is tried once rather than for a whole deadline: a start-up that reads several
-    configurations while the service is down falls back to their last-known-good copies
-    within one deadline, not one each. The first answer ends that."""
+    """Whether the service answered the last request a client tried. While it did not, a read
+    with a last-known-good copy to fall back to is tried once rather than for a whole
+    deadline: a start-up that reads several configurations while the service is down falls
+    back to their copies within one deadline, not one each. Nothing else is hurried (writes,
+    reads with nothing to fall back to): one blip must not leave a long-running process
+    without retries.
+
+    Down means no usable answer for a whole call: connections failing, or 5xx answers (the
+    service up but its database not). A 429 is an answer about the key, not the service; a
+    write not retried may well have reached it. The first answer of the service's own (below
+    500) ends it."""
 
     def __init__(self) -> None:
         self.down = False
@@ -109,7 +116,8 @@ class Reachability:
 class Attempts:
     """The tries of one request, within the deadline of the call it belongs to. After each
     failure it says how long to wait, or raises what the caller gets; it tells
-    `reachability` whether the service answered in the end."""
+    `reachability` whether the service answered in the end. `fallback`: the caller has a
+    last-known-good copy to serve if this fails, so while the service is down one try will do."""
 
     def __init__(
         self,
@@ -120,6 +128,7 @@ class Attempts:
         target: str = "Config Service",
         path: str = "",
         reachability: Reachability | None = None,
+        fallback: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._policy = policy
@@ -128,7 +137,8 @@ class Attempts:
         self._target = target
         self._request = f"{self._method} {path}".rstrip()
         self._reachability = reachability or Reachability()
-        self._patient = not self._reachability.down
+        # Hurried only with a copy to serve instead: anything else the caller would lose.
+        self._patient = not (fallback and self._reachability.down)
         self._clock = clock
         self.retries = 0
 
@@ -142,22 +152,23 @@ class Attempts:
     def after_response(self, response: httpx.Response) -> float | None:
         """None when `response` is the answer (2xx, 3xx); else the wait before the next try.
         Raises the ProblemError of an answer not worth retrying, or ServiceUnreachable."""
-        if response.status_code < 400:
+        if response.status_code < 500:  # the service's own answer, if not a happy one: it is up
             self._reachability.down = False
+            self._patient = True
+        if response.status_code < 400:
             return None
         error = problem_error(response)
         if not retries_status(self._method, response.status_code):
-            self._reachability.down = False
             raise error
         return self._wait(error, error.retry_after)
 
     def after_error(self, error: httpx.TransportError) -> float:
         """The wait before trying again after `error`; raises ServiceUnreachable when not."""
         if not retries_error(self._method, error):
+            # Says nothing of the service: the write may have reached it, or the fault is ours.
             write = self._method not in SAFE_METHODS
-            raise self._unreachable(
-                error, "not retried: a write may have reached the service" if write else "not worth retrying"
-            )
+            why = "not retried: a write may have reached the service" if write else "not worth retrying"
+            raise self._unreachable(error, why, down=False)
         return self._wait(error, None)
 
     def _wait(self, error: ProblemError | httpx.TransportError, retry_after: str | None) -> float:
@@ -166,13 +177,20 @@ class Attempts:
         remaining = self.remaining_s()
         wait = self._policy.delay(self.retries, retry_after, remaining)
         if remaining - wait <= _NO_TIME_S:
+            if isinstance(error, TooManyRequests):
+                # The service answered: the key is over its rate. Not an outage to ride out
+                # with a stale copy, and not the service's to fix.
+                raise error
             raise self._unreachable(error, f"gave up after {self.retries + 1} tries within the deadline")
         self.retries += 1
         logger.debug("Retrying %s in %.3f s, after %s", self._request, wait, _described(error))
         return wait
 
-    def _unreachable(self, error: ProblemError | httpx.TransportError, why: str) -> ServiceUnreachable:
-        self._reachability.down = True
+    def _unreachable(
+        self, error: ProblemError | httpx.TransportError, why: str, *, down: bool = True
+    ) -> ServiceUnreachable:
+        if down:
+            self._reachability.down = True
         message = f"{self._target} did not answer {self._request}: {_described(error)} ({why})"
         return ServiceUnreachable(message, error)
 

@@ -142,15 +142,31 @@ def test_attempts_back_off_until_the_deadline_then_give_up_with_the_last_error()
     assert attempts.retries == 3
 
 
-def test_attempts_give_up_at_once_when_retry_after_is_beyond_the_deadline() -> None:
+def test_a_429_beyond_the_deadline_is_raised_as_it_is_at_once() -> None:
     clock = Clock()
-    attempts = Attempts(RetryPolicy(deadline_s=5), "GET", clock() + 5, clock=clock)
+    reachability = Reachability()
+    attempts = Attempts(RetryPolicy(deadline_s=5), "GET", clock() + 5, clock=clock, reachability=reachability)
 
-    with pytest.raises(ServiceUnreachable) as raised:
+    with pytest.raises(TooManyRequests) as raised:
         attempts.after_response(_answer(429, "60"))
 
-    assert isinstance(raised.value.last_error, TooManyRequests)
+    assert raised.value.retry_after == "60"
     assert attempts.retries == 0
+    assert not reachability.down  # the service answered: it is the key that is too busy
+
+
+def test_429s_until_the_deadline_end_as_too_many_requests() -> None:
+    clock = Clock()
+    policy = RetryPolicy(deadline_s=1.0, first_backoff_s=0.1, max_backoff_s=0.4, random=lambda: 0.999)
+    attempts = Attempts(policy, "PUT", clock() + policy.deadline_s, clock=clock)
+
+    with pytest.raises(TooManyRequests):
+        while True:
+            wait = attempts.after_response(_answer(429, "0"))
+            assert wait is not None
+            clock.now += wait
+
+    assert attempts.retries == 3
 
 
 def test_attempts_pass_answers_and_raise_client_errors_without_retrying() -> None:
@@ -185,22 +201,79 @@ def test_each_try_times_out_by_the_deadline_at_the_latest() -> None:
     assert attempts.timeout_s(10) > 0  # httpx takes no zero or negative timeouts
 
 
-def test_after_a_request_went_unanswered_the_next_is_tried_once_until_one_is_answered() -> None:
-    clock = Clock()
-    reachability = Reachability()
-    first = Attempts(RetryPolicy(deadline_s=1), "GET", clock() + 1, clock=clock, reachability=reachability)
+def _give_up(attempts: Attempts, clock: Clock, failure: httpx.Response | httpx.TransportError) -> None:
+    """Fail every try of `attempts` with `failure`, until it gives up."""
     with pytest.raises(ServiceUnreachable):
         while True:
-            clock.now += first.after_error(httpx.ConnectError("refused"))
+            if isinstance(failure, httpx.Response):
+                wait = attempts.after_response(failure)
+                assert wait is not None
+            else:
+                wait = attempts.after_error(failure)
+            clock.now += wait
+
+
+def test_while_down_only_a_read_with_a_copy_to_fall_back_to_is_tried_once() -> None:
+    clock = Clock()
+    reachability = Reachability()
+    policy = RetryPolicy(deadline_s=1)
+
+    def attempts(method: str, *, fallback: bool) -> Attempts:
+        return Attempts(
+            policy, method, clock() + 1, clock=clock, reachability=reachability, fallback=fallback
+        )
+
+    _give_up(attempts("GET", fallback=False), clock, httpx.ConnectError("refused"))
     assert reachability.down
 
-    second = Attempts(RetryPolicy(), "GET", clock() + 30, clock=clock, reachability=reachability)
     with pytest.raises(ServiceUnreachable, match="tried once"):
-        second.after_error(httpx.ConnectError("refused"))
-
-    third = Attempts(RetryPolicy(), "GET", clock() + 30, clock=clock, reachability=reachability)
-    with pytest.raises(NotFound):
-        third.after_response(_answer(404))  # an answer, if not a happy one
+        attempts("GET", fallback=True).after_error(httpx.ConnectError("refused"))
+    # Nothing to fall back to: a write, or a read without a copy, is as patient as ever.
+    assert attempts("PUT", fallback=False).after_response(_answer(503, "0")) is not None
+    assert attempts("GET", fallback=False).after_error(httpx.ConnectError("refused")) >= 0
+    # A 429 is the service answering: patient, and no longer down.
+    assert attempts("GET", fallback=True).after_response(_answer(429, "0")) is not None
     assert not reachability.down
-    fourth = Attempts(RetryPolicy(), "GET", clock() + 30, clock=clock, reachability=reachability)
-    assert fourth.after_error(httpx.ConnectError("refused")) >= 0  # patient again
+
+
+def test_an_answer_ends_it() -> None:
+    clock = Clock()
+    reachability = Reachability()
+    _give_up(
+        Attempts(RetryPolicy(deadline_s=1), "GET", clock() + 1, clock=clock, reachability=reachability),
+        clock,
+        httpx.ConnectError("refused"),
+    )
+
+    with pytest.raises(NotFound):
+        Attempts(RetryPolicy(), "GET", clock() + 30, clock=clock, reachability=reachability).after_response(
+            _answer(404)
+        )
+
+    assert not reachability.down
+    patient = Attempts(
+        RetryPolicy(), "GET", clock() + 30, clock=clock, reachability=reachability, fallback=True
+    )
+    assert patient.after_error(httpx.ConnectError("refused")) >= 0
+
+
+def test_what_says_the_service_is_down_and_what_does_not() -> None:
+    clock = Clock()
+    policy = RetryPolicy(deadline_s=1)
+
+    def down_after(method: str, failure: httpx.Response | httpx.TransportError) -> bool:
+        reachability = Reachability()
+        attempts = Attempts(policy, method, clock() + 1, clock=clock, reachability=reachability)
+        _give_up(attempts, clock, failure)
+        return reachability.down
+
+    assert down_after("GET", httpx.ConnectError("refused"))
+    assert down_after("GET", _answer(503, "0"))  # up, but its database is not: nothing to read
+    # A write cut off after it was sent: the service may have done it, and may well be up.
+    assert not down_after("POST", httpx.ReadError("reset"))
+    reachability = Reachability()
+    with pytest.raises(TooManyRequests):
+        Attempts(policy, "GET", clock() + 1, clock=clock, reachability=reachability).after_response(
+            _answer(429, "3600")
+        )
+    assert not reachability.down

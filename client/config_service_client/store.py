@@ -89,6 +89,16 @@ class LastKnownGood:
         configuration = entry.get("configuration")
         return configuration if isinstance(configuration, dict) else None
 
+    def delete(self, application: str, name: str, *, revealed: bool = False) -> bool:
+        """Remove the copy (True if there was one): a configuration that is gone must not come
+        back from disk at the next start-up, nor a secret stay there for a key no longer
+        allowed to see it."""
+        try:
+            self.path(application, name, revealed=revealed).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def _make_directory(self) -> None:
         if self.directory.is_dir():
             return

@@ -102,3 +102,18 @@ def test_a_damaged_or_foreign_file_is_no_copy(tmp_path: Path, caplog: pytest.Log
         assert store.load("payments", "cache") is None
 
     assert len(caplog.records) == 2
+
+
+def test_a_deleted_copy_is_gone_and_only_it(tmp_path: Path) -> None:
+    store = LastKnownGood(tmp_path)
+    store.save("payments", "database", CONFIGURATION)
+    store.save("payments", "database", CONFIGURATION, revealed=True)
+    store.save("payments", "cache", {"ttl": 30})
+
+    assert store.delete("payments", "database", revealed=True)
+    assert not store.delete("payments", "database", revealed=True)  # nothing left to delete
+
+    assert store.load("payments", "database", revealed=True) is None
+    assert store.load("payments", "database") == CONFIGURATION
+    assert store.load("payments", "cache") == {"ttl": 30}
+    assert len(list(tmp_path.iterdir())) == 2

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -23,23 +23,22 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import click
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from config_service_client.client import Call, ConfigClient
+from config_service_client.client import Call, ConfigClient, _nfc
 from config_service_client.errors import ConfigServiceError, PreconditionFailed, ServiceUnreachable
+from config_service_client.models import MASK
 from config_service_client.retry import RetryPolicy
+from config_service_client.watch import EventFeed, concerns
 
 EXPORT_FORMAT = "config-service-export/1"
-MASK = "********"
 # A single request never waits longer than this, even under a long --timeout: the deadline is
 # for retrying, and a hung connection should be retried rather than waited on.
 _REQUEST_TIMEOUT_S = 10.0
-_WATCH_BACKOFF_MAX_S = 5.0
 
 Json = dict[str, Any]
 
@@ -74,7 +73,7 @@ class Session:
     `--help` and usage errors need no URL)."""
 
     url: str | None
-    api_key: str | None
+    api_key: str | None = field(repr=False)
     output: bool | None  # True: JSON, False: tables, None: as stdout is
     timeout_s: float
     _client: ConfigClient | None = field(default=None, repr=False)
@@ -240,14 +239,24 @@ def apps_create(session: Session, name: str, comments: str | None) -> None:
 @apps.command("delete")
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+@click.option(
+    "--if-match",
+    type=click.IntRange(min=1),
+    metavar="VERSION",
+    help="Delete only if the application is still at this version.",
+)
 @click.pass_obj
-def apps_delete(session: Session, name: str, yes: bool) -> None:
-    """Delete the application NAME, and every configuration of it."""
+def apps_delete(session: Session, name: str, yes: bool, if_match: int | None) -> None:
+    """Delete the application NAME, and every configuration of it.
+
+    With --if-match, only if VERSION (as `apps list` shows it) is still the application's
+    (else exit status 1).
+    """
     client = session.client()
     if not yes:
         count = len(client.list_configurations(name))
         click.confirm(f"Delete application {name} and its {count} configuration(s)?", abort=True, err=True)
-    client.delete_application(name)
+    client.delete_application(name, if_match=if_match)
     if session.as_json:
         click.echo(_json({"deleted": name}))
     else:
@@ -429,10 +438,22 @@ def history(session: Session, app: str, name: str, limit: int | None) -> None:
 @click.argument("name")
 @click.argument("version", type=click.IntRange(min=1))
 @click.option("--comment", help="Why (kept in the history).")
+@click.option(
+    "--if-match",
+    type=click.IntRange(min=1),
+    metavar="CURRENT",
+    help="Only if CURRENT is still the current version.",
+)
 @click.pass_obj
-def rollback(session: Session, app: str, name: str, version: int, comment: str | None) -> None:
-    """Make NAME of APP hold again what VERSION held, as a new version."""
-    restored = _dump(session.client().rollback(app, name, version, comment=comment))
+def rollback(
+    session: Session, app: str, name: str, version: int, comment: str | None, if_match: int | None
+) -> None:
+    """Make NAME of APP hold again what VERSION held, as a new version.
+
+    With --if-match, the rollback happens only if CURRENT is still the current version (else
+    exit status 1): a change made since you looked is not undone unseen.
+    """
+    restored = _dump(session.client().rollback(app, name, version, comment=comment, if_match=if_match))
     if session.as_json:
         click.echo(_json(restored))
     else:
@@ -454,43 +475,31 @@ def watch(session: Session, app: str | None, name: str | None, after: int | None
     """Print each change as it happens, until interrupted (Ctrl-C): of every application, of
     APP, or of its configuration NAME. One line each, or one JSON object a line.
 
-    A dropped connection is resumed after the last change received: once one has come, none
-    is missed or repeated. --after SEQ (each JSON line's "seq") resumes from an earlier run.
+    A dropped connection is resumed where it was cut (after waiting as long as the service
+    asks): no change is missed or repeated. Without --after it starts with the next change;
+    --after SEQ (each JSON line's "seq") resumes from an earlier run. Exit status 3 when no
+    stream could be opened for --timeout.
     """
     client = session.client()
     names = _ApplicationNames(client, app)
+    # The feed Watch follows too: it resumes from where each stream began, and honours `retry:`.
+    feed = EventFeed(client, app, after=after, give_up_after_s=session.timeout_s)
     printed = 0
     try:
-        for event in _follow(client, app, after):
-            if name is not None and (
-                event.get("entity_type") != "configuration" or event.get("name") != name
-            ):
-                continue
-            if session.as_json:
-                click.echo(json.dumps(event, ensure_ascii=False))
-            else:
-                click.echo(_event_line(event, names))
-            printed += 1
-            if count is not None and printed >= count:
-                return
+        with closing(feed.events()) as events:
+            for change in events:
+                if name is not None and not concerns(change, name):
+                    continue
+                event = _dump(change)
+                if session.as_json:
+                    click.echo(json.dumps(event, ensure_ascii=False))
+                else:
+                    click.echo(_event_line(event, names))
+                printed += 1
+                if count is not None and printed >= count:
+                    return
     except KeyboardInterrupt:
         return
-
-
-def _follow(client: ConfigClient, app: str | None, after: int | None) -> Iterator[Json]:
-    """The change feed, across disconnects: each connection resumes after the last event seen.
-    Only a service unreachable for the whole deadline ends it (ServiceUnreachable)."""
-    last, backoff = after, 0.1
-    while True:
-        try:
-            for event in client.events(app, after=last):
-                backoff = 0.1
-                last = event.seq
-                yield _dump(event)
-        except httpx.TransportError:
-            pass  # a connection broken mid-stream: resume below
-        time.sleep(backoff)  # a feed that keeps closing must not be hammered
-        backoff = min(backoff * 2, _WATCH_BACKOFF_MAX_S)
 
 
 class _ApplicationNames:
@@ -616,8 +625,10 @@ def export(session: Session, app: str | None, reveal: bool) -> None:
     if app is None:
         applications = client.list_applications()
     else:
-        client.application_id(app)  # NotFound, exit status 1, for an application that is not there
-        applications = [found for found in client.list_applications() if found.name == app]
+        # NotFound, exit status 1, for an application that is not there; by the client's
+        # lookup, which compares names as the service keeps them.
+        application_id = client.application_id(app)
+        applications = [found for found in client.list_applications() if found.id == application_id]
     exported = []
     with _progress("exporting", len(applications)) as advance:
         for application in sorted(applications, key=lambda found: found.name):
@@ -727,24 +738,27 @@ class _Importer:
         self._dump = dump
 
     def plan(self) -> list[Step]:
-        existing = {app.name: _dump(app) for app in self._client.list_applications()}
+        # By names as the service keeps them (NFC): a dump's "café" typed decomposed is the
+        # same application, not a new one that the service would refuse as taken.
+        existing = {_nfc(app.name): _dump(app) for app in self._client.list_applications()}
         steps: list[Step] = []
         for application in self._dump.applications:
-            current = existing.get(application.name)
+            current = existing.get(_nfc(application.name))
             steps.append(self._application_step(application, current))
             held = self._configurations(application.name) if current is not None else {}
             steps.extend(
-                self._configuration_step(application.name, wanted, held.get(wanted.name))
+                self._configuration_step(application.name, wanted, held.get(_nfc(wanted.name)))
                 for wanted in application.configurations
             )
         return steps
 
     def _configurations(self, application: str) -> dict[str, Json]:
-        held = {found.name: found for found in self._client.list_configurations(application)}
+        held = {_nfc(found.name): found for found in self._client.list_configurations(application)}
         if self._dump.secrets == "revealed":
             # Compared with plain values, or a revealed dump would differ from every masked read.
             return {
-                name: _dump(self._client.get_configuration(application, name, reveal=True)) for name in held
+                name: _dump(self._client.get_configuration(application, found.name, reveal=True))
+                for name, found in held.items()
             }
         return {name: _dump(found) for name, found in held.items()}
 

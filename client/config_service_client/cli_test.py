@@ -5,6 +5,7 @@ import json
 import sys
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from config_service_client.cli import MASK, _holds, _same, cli
+from config_service_client import cli as cli_module
+from config_service_client.cli import MASK, Session, _holds, _same, cli
+from config_service_client.watch import EventFeed
 from tests.http_faults import HttpFaults
 from tests.server import free_port
 from tests.waiting import DEADLINE_S, wait_until
@@ -177,6 +180,28 @@ def test_diff_history_and_rollback(run: Run, app_name: str):
     assert "b broke it" in ok(run("--table", "history", app_name, "db")).stdout
 
 
+def test_rollback_and_apps_delete_if_match_act_only_on_that_version(
+    run: Run, app_name: str, api: httpx.Client
+):
+    ok(run("apps", "create", app_name))
+    ok(run("set", app_name, "db", "-", input='{"v": 1}'))
+    ok(run("set", app_name, "db", "-", input='{"v": 2}'))
+
+    stale = failed(run("rollback", app_name, "db", "1", "--if-match", "1"), 1)
+    assert stale.startswith("error: Precondition Failed: ")
+    assert configuration(api, app_name, "db")["version"] == 2
+    restored = json.loads(ok(run("rollback", app_name, "db", "1", "--if-match", "2")).stdout)
+    assert (restored["version"], restored["config"]) == (3, {"v": 1})
+
+    [application] = api.get("/applications", params={"name": app_name}).json()
+    version = application["version"]
+    stale = failed(run("apps", "delete", app_name, "--yes", "--if-match", str(version + 1)), 1)
+    assert stale.startswith("error: Precondition Failed: ")
+    assert api.get("/applications", params={"name": app_name}).json() != []
+    ok(run("apps", "delete", app_name, "--yes", "--if-match", str(version)))
+    assert api.get("/applications", params={"name": app_name}).json() == []
+
+
 def test_an_error_of_the_service_is_one_line_and_exit_status_1(run: Run, app_name: str):
     line = failed(run("get", app_name, "nothing"), 1)
     assert line.startswith("error: Not Found: ")
@@ -221,6 +246,24 @@ def test_a_service_that_cannot_be_reached_is_exit_status_3_within_the_timeout(ru
 
     # The timeout comes from the environment too.
     assert failed(run("apps", "list", env={"CONFIG_SERVICE_URL": url, "CONFIG_SERVICE_TIMEOUT": "0.5"}), 3)
+
+
+def test_a_watch_that_can_open_no_stream_is_exit_status_3_within_the_timeout(run: Run):
+    url = f"http://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    line = failed(run("--url", url, "--timeout", "0.5", "watch"), 3)
+    assert time.monotonic() - started < DEADLINE_S / 3
+    assert line.startswith(f"error: cannot reach the service: Config Service at {url} did not answer GET ")
+
+
+def test_a_watch_of_an_application_that_is_not_there_is_exit_status_1(run: Run, app_name: str):
+    assert failed(run("watch", app_name), 1).startswith("error: Not Found: ")
+
+
+def test_the_session_never_shows_its_api_key():
+    session = Session("http://127.0.0.1:8000", "cs_the-key-itself", None, 30.0)
+    assert "cs_the-key-itself" not in repr(session)
+    assert "http://127.0.0.1:8000" in repr(session)
 
 
 def test_version(run: Run):
@@ -317,6 +360,41 @@ def test_edit_that_the_service_refuses_is_kept(run: Run, app_name: str, tmp_path
     assert error.startswith("error: ")
     assert json.loads(Path(kept.removeprefix("your edit is in ")).read_text()) == {"port": "x"}
     assert configuration(api, app_name, "db")["version"] == 1
+
+
+def test_edit_of_a_configuration_with_a_secret_keeps_the_secret_it_shows_masked(
+    run: Run, app_name: str, tmp_path: Path, api: httpx.Client
+):
+    schema = {
+        "type": "object",
+        "properties": {"user": {"type": "string"}, "password": {"type": "string", "writeOnly": True}},
+    }
+    api.post("/schemas", json={"name": app_name, "schema": schema}).raise_for_status()
+    app = json.loads(ok(run("apps", "create", app_name)).stdout)
+    created = api.post(
+        "/configurations",
+        json={
+            "application_id": app["id"],
+            "name": "db",
+            "config": {"user": "u", "password": "hunter2"},
+            "schema": {"name": app_name},
+        },
+    )
+    created.raise_for_status()
+    # The editor sees the mask, leaves it, and changes something else.
+    change_the_user = (
+        "doc = json.load(open(path))\n"
+        f"assert doc == {{'user': 'u', 'password': {MASK!r}}}, doc\n"
+        "doc['user'] = 'v'\n"
+        "json.dump(doc, open(path, 'w'))\n"
+    )
+
+    result = ok(run("edit", app_name, "db", "--yes", env=editor(tmp_path, change_the_user)))
+
+    assert "hunter2" not in result.output
+    assert json.loads(result.stdout)["version"] == 2
+    revealed = api.get(f"/configurations/{created.json()['id']}", params={"reveal": "true"})
+    assert revealed.json()["config"] == {"user": "v", "password": "hunter2"}
 
 
 def test_edit_refuses_to_overwrite_a_change_made_meanwhile(
@@ -431,6 +509,65 @@ def test_watch_resumes_after_a_dropped_connection_without_missing_or_repeating(
     assert [event["version"] for event in events] == [1, 2, 3]
     [resumed] = [seen for seen in back.seen if seen.path.startswith("/api/v1/events")]
     assert int(resumed.headers["Last-Event-ID"]) in {0, events[0]["seq"]}
+
+
+def test_watch_cut_off_before_any_change_resumes_from_where_its_stream_began_when_the_service_asks(
+    run: Run, app_name: str, api: httpx.Client, service_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    feeds: list[EventFeed] = []
+
+    class Recorded(EventFeed):
+        """The command's feed, seen from the test: whether it has read the stream's opening."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            feeds.append(self)
+
+    monkeypatch.setattr(cli_module, "EventFeed", Recorded, raising=False)
+    ok(run("apps", "create", app_name))
+    ok(run("set", app_name, "db", "-", input='{"v": 1}'))
+    db = configuration(api, app_name, "db")
+    proxy = HttpFaults(service_url)
+    printed: list[Result] = []
+    watching = threading.Thread(
+        target=lambda: printed.append(run("--url", proxy.url, "watch", app_name, "db", "--count", "1")),
+        daemon=True,
+    )
+    watching.start()
+    # Without --after: it starts where the service's feed is, as the stream's opening says.
+    wait_until(lambda: feeds and feeds[0].last_seq is not None, what="the stream's opening read")
+    opened_at = feeds[0].last_seq
+
+    cut_at = time.monotonic()
+    proxy.close()
+    api.put(f"/configurations/{db['id']}", json={"config": {"v": 2}}).raise_for_status()
+    with HttpFaults(service_url, port=proxy.port) as back:
+        wait_until(lambda: back.count(path="/api/v1/events"), what="the feed resumed")
+        resumed_in = time.monotonic() - cut_at
+        watching.join(DEADLINE_S)
+
+    [event] = [json.loads(line) for line in ok(printed[0]).stdout.splitlines()]
+    assert (event["name"], event["version"]) == ("db", 2)  # made while it was cut off
+    [resumed] = [seen for seen in back.seen if seen.path.startswith("/api/v1/events")]
+    assert resumed.headers["Last-Event-ID"] == str(opened_at)
+    assert resumed_in >= 3.0  # the service's `retry: 3000`, not a quick backoff
+
+
+def test_watch_keeps_to_a_name_typed_decomposed(run: Run, app_name: str):
+    ok(run("apps", "create", app_name))
+    ok(run("set", app_name, unicodedata.normalize("NFC", "r\u00e9sum\u00e9"), "-", input='{"v": 1}'))
+    printed: list[Result] = []
+    decomposed = unicodedata.normalize("NFD", "r\u00e9sum\u00e9")
+    watching = threading.Thread(
+        target=lambda: printed.append(run("watch", app_name, decomposed, "--after", "0", "--count", "1")),
+        daemon=True,
+    )
+    watching.start()
+    watching.join(DEADLINE_S)
+
+    assert printed, "the watch printed no change of its name"
+    [event] = [json.loads(line) for line in ok(printed[0]).stdout.splitlines()]
+    assert (event["action"], event["version"]) == ("configuration.created", 1)
 
 
 # --- pure logic -------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import select
 import subprocess
 import sys
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -301,6 +302,22 @@ def test_a_file_that_is_no_export_is_a_usage_error(run: Run, document: str):
     assert "DUMP" in result.stderr
 
 
+def test_names_typed_decomposed_are_the_names_the_service_keeps(run: Run, api: httpx.Client, app_name: str):
+    application = unicodedata.normalize("NFC", f"caf\u00e9-{app_name}")
+    configuration = unicodedata.normalize("NFC", "r\u00e9sum\u00e9")
+    make_configuration(api, make_application(api, application), configuration, {"n": 1})
+
+    dump = json.loads(ok(run("export", unicodedata.normalize("NFD", application))).stdout)
+    assert [app["name"] for app in dump["applications"]] == [application]
+
+    # The same dump with its names decomposed: the same application and configuration.
+    dump["applications"][0]["name"] = unicodedata.normalize("NFD", application)
+    dump["applications"][0]["configurations"][0]["name"] = unicodedata.normalize("NFD", configuration)
+    lines = ok(run("--table", "import", "-", input=json.dumps(dump))).stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["unchanged", "unchanged"]
+    assert versions(api, application) == {configuration: 1}
+
+
 def test_export_of_an_application_that_is_not_there_is_exit_status_1(run: Run, app_name: str):
     result = run("export", app_name)
     assert result.exit_code == 1
@@ -365,3 +382,32 @@ def test_a_terminal_gets_tables_and_progress_a_pipe_gets_json(
     progress, dump = run_on_terminal(["export", app_name], env, stdout_on_terminal=False)
     assert "exporting" in progress
     assert json.loads(dump)["applications"][0]["name"] == app_name
+
+
+def test_import_shows_progress_on_a_terminal_and_nothing_in_a_pipe(
+    api: httpx.Client, app_name: str, service_url: str, admin_key: str, tmp_path: Path
+):
+    env = {"CONFIG_SERVICE_URL": service_url, "CONFIG_SERVICE_API_KEY": admin_key}
+    dump = {
+        "format": EXPORT_FORMAT,
+        "applications": [{"name": app_name, "configurations": [{"name": "db", "config": {"n": 1}}]}],
+    }
+    path = tmp_path / "dump.json"
+    path.write_text(json.dumps(dump))
+
+    progress, report = run_on_terminal(["import", str(path)], env, stdout_on_terminal=False)
+    assert "importing" in progress
+    assert [step["action"] for step in json.loads(report)["steps"]] == ["create", "create"]
+
+    dump["applications"][0]["configurations"][0]["config"] = {"n": 2}
+    path.write_text(json.dumps(dump))
+    piped = subprocess.run(
+        [sys.executable, "-m", "config_service_client.cli", "import", str(path)],
+        capture_output=True,
+        env=os.environ | env,
+        timeout=DEADLINE_S,
+        check=True,
+    )
+    assert piped.stderr == b""
+    assert [step["action"] for step in json.loads(piped.stdout)["steps"]] == ["unchanged", "update"]
+    assert versions(api, app_name) == {"db": 2}

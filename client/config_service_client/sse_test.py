@@ -19,9 +19,13 @@ def every_split(stream: bytes) -> list[list[ServerSentEvent]]:
 
 
 def test_a_change_as_the_service_frames_it():
-    stream = b'retry: 3000\n: stream open\n\nid: 42\nevent: configuration.updated\ndata: {"seq": 42}\n\n'
+    opening = b"retry: 3000\nid: 41\n: stream open\n\n"
+    stream = b'id: 42\nevent: configuration.updated\ndata: {"seq": 42}\n\n'
     parser = EventStreamParser()
 
+    # The opening dispatches nothing, but says where the stream begins and how long to wait.
+    assert parser.feed(opening) == []
+    assert (parser.last_event_id, parser.retry_ms) == ("41", 3000)
     assert parser.feed(stream) == [
         ServerSentEvent(data='{"seq": 42}', event="configuration.updated", id="42")
     ]

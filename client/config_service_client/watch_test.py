@@ -8,18 +8,29 @@ write made just before, so such a write may be seen as well, or not."""
 
 import asyncio
 import logging
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from config_service_client.client import AsyncConfigClient, ConfigClient
+from config_service_client.errors import (
+    Forbidden,
+    ServerError,
+    ServiceUnreachable,
+    TooManyRequests,
+    Unauthorized,
+)
+from config_service_client.models import ChangeEvent
 from config_service_client.retry import RetryPolicy
 from config_service_client.sse import EventStreamParser
 from config_service_client.store import LastKnownGood
-from config_service_client.watch import AsyncWatch, Change, Watch, _Follower
+from config_service_client.watch import AsyncWatch, Change, Watch, _Follower, _GiveUp, concerns, transient
+from tests.http_faults import HttpFaults
 from tests.server import Service, free_port, service_process
 from tests.waiting import DEADLINE_S, wait_until, wait_until_async
 
@@ -62,7 +73,7 @@ def service_on(port: int, database_url: str) -> Iterator[Service]:
 
 
 def follower(**policy: Any) -> _Follower:
-    return _Follower("payments", None, RetryPolicy(random=lambda: 1.0, **policy), after=None)
+    return _Follower("payments", RetryPolicy(random=lambda: 1.0, **policy), after=None)
 
 
 def test_the_backoff_grows_with_failures_and_never_undercuts_the_services_retry():
@@ -74,11 +85,22 @@ def test_the_backoff_grows_with_failures_and_never_undercuts_the_services_retry(
     assert waits.delay_s("7") == 7.0  # a 503's Retry-After is honoured
 
     opened = EventStreamParser()
-    opened.feed(b"retry: 3000\n: stream open\n\n")
+    opened.feed(b"retry: 3000\nid: 7\n: stream open\n\n")
     waits.stream_ended(opened)  # it had opened: the backoff starts again, but not below 3 s
     assert waits.delay_s(None) == 3.0
     waits.stream_ended(None)
     assert waits.delay_s(None) == 3.0  # 0.5 * 2**1 < 3: the floor holds for refusals too
+
+
+def test_a_feed_that_may_give_up_does_at_once_for_a_refusal_and_after_its_time_otherwise():
+    give_up = _GiveUp(10.0, "Config Service at http://127.0.0.1:1")
+
+    with pytest.raises(Unauthorized):  # a wrong key stays wrong
+        give_up.check(Unauthorized(401, {"title": "Unauthorized"}), 0.1, was_open=False)
+    give_up.check(ServiceUnreachable("down"), 0.1, was_open=False)  # within its time
+    give_up.check(None, 20.0, was_open=True)  # a stream that was open is always tried again
+    with pytest.raises(ServiceUnreachable, match="did not answer GET /api/v1/events: ConnectError"):
+        give_up.check(httpx.ConnectError("refused"), 20.0, was_open=False)
 
 
 def test_the_resume_point_moves_only_past_what_was_handled():
@@ -90,7 +112,7 @@ def test_the_resume_point_moves_only_past_what_was_handled():
         b"id: 12\ndata: not json\n\nid: 15\n\n"
     )
     event = resume.change_of(first)
-    assert event is not None and resume.wants(event)
+    assert event is not None and concerns(event, "db")
 
     assert resume.seen(first, event)
     assert resume.last_seq == 11  # the handling of the second failed: it comes again
@@ -102,6 +124,33 @@ def test_the_resume_point_moves_only_past_what_was_handled():
     assert resume.last_seq == 15
     resume.application_id = "app-id"
     assert resume.stream_request()[2]["Last-Event-ID"] == "15"
+
+
+def test_names_are_compared_as_the_service_keeps_them_in_nfc():
+    event = ChangeEvent.model_validate(
+        {
+            "seq": 1,
+            "action": "configuration.updated",
+            "entity_type": "configuration",
+            "entity_id": "c",
+            "occurred_at": "2024-01-01T00:00:00Z",
+            "name": unicodedata.normalize("NFC", "r\u00e9sum\u00e9"),
+        }
+    )
+
+    assert concerns(event, unicodedata.normalize("NFD", "r\u00e9sum\u00e9"))
+    assert concerns(event, None)
+    assert not concerns(event, "resume")
+    assert not concerns(event.model_copy(update={"entity_type": "application"}), None)
+
+
+def test_only_failures_that_may_go_away_are_tried_again():
+    assert transient(ServiceUnreachable("down"))
+    assert transient(httpx.ReadError("cut"))
+    assert transient(TooManyRequests(429, {"title": "Too Many Requests"}))
+    assert transient(ServerError(503, {"title": "Service Unavailable"}))
+    assert not transient(Forbidden(403, {"title": "Forbidden"}))
+    assert not transient(ValueError("a body that is no configuration"))
 
 
 def test_changes_reach_the_callback_in_order_after_the_copies_are_refreshed(
@@ -304,6 +353,78 @@ def test_a_watch_follows_its_application_name_to_an_application_made_again(servi
     )
 
 
+def test_a_watch_on_names_typed_decomposed_follows_the_names_the_service_keeps(
+    service_url, admin_key, app_name
+):
+    application = unicodedata.normalize("NFC", f"caf\u00e9-{app_name}")
+    seen = Seen()
+    with ConfigClient(service_url, admin_key) as writer, ConfigClient(service_url, admin_key) as client:
+        writer.create_application(application)
+        decomposed = unicodedata.normalize("NFD", application)
+        with client.watch(decomposed, unicodedata.normalize("NFD", "r\u00e9sum\u00e9"), seen) as watch:
+            assert watch.wait_connected(DEADLINE_S)
+            writer.set(application, unicodedata.normalize("NFC", "r\u00e9sum\u00e9"), {"n": 1})
+            wait_until(lambda: seen.versions() == [1])
+
+    assert seen.changes[0].configuration is not None
+    assert seen.changes[0].configuration.config == {"n": 1}
+
+
+def test_a_refresh_that_cannot_reach_the_service_is_tried_again_from_the_same_change(
+    service_url, admin_key, app_name
+):
+    seen = Seen()
+    with (
+        HttpFaults(service_url) as proxy,
+        ConfigClient(service_url, admin_key) as writer,
+        # A deadline shorter than the Retry-After below: the refresh gives up at its first try.
+        ConfigClient(proxy.url, admin_key, retry=RetryPolicy(deadline_s=2.0)) as client,
+    ):
+        writer.create_application(app_name)
+        with client.watch(app_name, "db", seen) as watch:
+            assert watch.wait_connected(DEADLINE_S)
+            proxy.refuse_next(1, status=503, retry_after="3")  # the refresh's request
+            writer.set(app_name, "db", {"n": 1})
+            wait_until(lambda: seen.versions() == [1], what="the change, once the refresh went through")
+            writer.set(app_name, "db", {"n": 2})
+            wait_until(lambda: seen.versions() == [1, 2])
+
+    assert proxy.count(status=503) == 1
+    streams = [request for request in proxy.seen if request.path.startswith("/api/v1/events")]
+    assert len(streams) == 2  # resumed once, from before the change it could not refresh
+    assert "Last-Event-ID" not in streams[0].headers
+    # From before the change, which came again: where the service said the first stream began.
+    assert int(streams[1].headers["Last-Event-ID"]) < seen.changes[0].event.seq
+    assert seen.changes[0].configuration is not None and seen.changes[0].configuration.config == {"n": 1}
+
+
+def test_a_refresh_the_service_refuses_is_logged_as_an_error_and_the_watch_moves_on(
+    service_url, admin_key, app_name, caplog
+):
+    seen = Seen()
+    with (
+        HttpFaults(service_url) as proxy,
+        ConfigClient(service_url, admin_key) as writer,
+        ConfigClient(proxy.url, admin_key) as client,
+        caplog.at_level(logging.WARNING, logger="config_service_client"),
+    ):
+        writer.create_application(app_name)
+        with client.watch(app_name, "db", seen) as watch:
+            assert watch.wait_connected(DEADLINE_S)
+            proxy.refuse_next(1, status=403, retry_after=None)  # the refresh's request
+            writer.set(app_name, "db", {"n": 1})
+            writer.set(app_name, "db", {"n": 2})
+            wait_until(lambda: 2 in seen.versions())
+            assert watch.connected
+
+    # Asked again, it would be refused again: the change is passed over, not retried forever.
+    assert seen.versions() == [2]
+    assert proxy.count(path="/api/v1/events") == 1
+    [refused] = [record for record in caplog.records if "could not re-read" in record.getMessage()]
+    assert refused.levelno == logging.ERROR
+    assert "Forbidden" in refused.getMessage() and "moving past" in refused.getMessage()
+
+
 # --- the same for asyncio ---------------------------------------------------------------------
 
 
@@ -394,3 +515,26 @@ async def test_an_async_watch_resumes_across_a_service_restart_without_missing_o
     latest = seen.changes[-1].configuration
     assert latest is not None and (latest.version, latest.config) == (5, {"n": 5})
     assert seen.on_disk[-1] is not None and seen.on_disk[-1]["config"] == {"n": 5}
+
+
+@pytest.mark.anyio
+async def test_an_async_callback_that_stops_its_own_watch_ends_it(service_url, admin_key, app_name):
+    calls: list[Change] = []
+
+    async def stop_at_the_first(change: Change) -> None:
+        calls.append(change)
+        await watch.stop()
+
+    async with AsyncConfigClient(service_url, admin_key) as client:
+        await client.create_application(app_name)
+        # No read timeout: only the stop can end the read of an idle stream.
+        watch = AsyncWatch(client, app_name, None, stop_at_the_first, read_timeout_s=None)
+        try:
+            assert await watch.wait_connected(DEADLINE_S)
+            await client.set(app_name, "db", {"n": 1})
+            await wait_until_async(lambda: not watch.running, what="the watch ends, stopped by its callback")
+        finally:
+            await watch.stop()
+
+    assert [change.event.version for change in calls] == [1]
+    assert watch.last_seq == calls[0].event.seq

@@ -114,13 +114,17 @@ class LiveSettings(Generic[S]):
         return callback
 
     def stop(self) -> None:
-        """Stop following: `.current` stays as it is."""
+        """Stop following: `.current` stays as it is. No callback starts after it returns,
+        except the rest of those of the change under way when a callback calls it."""
         self._stopped.set()
-        # A callback that stops the holder runs with the lock the watch's thread may be
-        # waiting for: the watch is told to end, not waited for.
-        self._watch.stop(timeout=0 if self._calling_back_in == threading.get_ident() else None)
-        if self._catch_up is not None and self._catch_up is not threading.current_thread():
-            self._catch_up.join()
+        # A callback that stops the holder runs with the lock that the watch's thread or the
+        # catch-up thread may be waiting for: they are told to end, not waited for (each ends
+        # once it has the lock and sees `_stopped`). Nothing else can rebuild meanwhile.
+        in_callback = self._calling_back_in == threading.get_ident()
+        self._watch.stop(timeout=0 if in_callback else None)
+        catch_up = self._catch_up
+        if catch_up is not None and not in_callback and catch_up is not threading.current_thread():
+            catch_up.join()
 
     def __enter__(self) -> LiveSettings[S]:
         return self

@@ -1,6 +1,8 @@
 """Live settings against the real service: changes reach `.current`, invalid ones do not."""
 
 import logging
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,16 +135,23 @@ def test_the_environment_still_overrides_after_a_change(
         assert live.current.label == "from-the-environment"
 
 
+def a_copy_left_by_an_earlier_run(
+    settings_cls: type[Limits], service_url: str, admin_key: str, cache_dir: Path
+) -> int:
+    """An earlier run of the process read through a proxy and left its last-known-good copy;
+    the port where the proxy was, where nothing answers now."""
+    with HttpFaults(service_url) as proxy, ConfigClient(proxy.url, admin_key, cache_dir=cache_dir) as earlier:
+        with reading_through(earlier):
+            settings_cls()
+        return proxy.port
+
+
 def test_a_holder_started_with_the_service_down_catches_up_once_it_is_back(
     client: ConfigClient, service_url: str, admin_key: str, app_name: str, tmp_path: Path
 ) -> None:
     settings_cls = limits_of(app_name)
     client.set(app_name, "main", {"rate": 1})
-    # An earlier run of the process read through a proxy, and left its last-known-good copy.
-    with HttpFaults(service_url) as proxy, ConfigClient(proxy.url, admin_key, cache_dir=tmp_path) as earlier:
-        with reading_through(earlier):
-            settings_cls()
-        port = proxy.port
+    port = a_copy_left_by_an_earlier_run(settings_cls, service_url, admin_key, tmp_path)
 
     # Nothing answers at the proxy's address now: the process starts on its copy.
     down = RetryPolicy(deadline_s=0.5)
@@ -155,6 +164,53 @@ def test_a_holder_started_with_the_service_down_catches_up_once_it_is_back(
         client.set(app_name, "main", {"rate": 2})
         with HttpFaults(service_url, port=port):
             wait_until(lambda: live.current.rate == 2, what="the catch-up once the service is back")
+
+
+def waits_in_rebuild(thread: threading.Thread) -> bool:
+    frame = sys._current_frames().get(thread.ident or 0)
+    while frame is not None:
+        if frame.f_code is LiveSettings._rebuild.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_a_callback_may_stop_the_holder_while_the_catch_up_thread_waits_for_the_lock(
+    client: ConfigClient, service_url: str, admin_key: str, app_name: str, tmp_path: Path
+) -> None:
+    settings_cls = limits_of(app_name)
+    client.set(app_name, "main", {"rate": 1})
+    port = a_copy_left_by_an_earlier_run(settings_cls, service_url, admin_key, tmp_path)
+    down = RetryPolicy(deadline_s=0.5)
+    restarted = ConfigClient(f"http://127.0.0.1:{port}", admin_key, cache_dir=tmp_path, retry=down)
+    live = LiveSettings(restarted, settings_cls, app_name, ["main"], connect_timeout_s=0.5)
+    catch_up = live._catch_up
+    assert catch_up is not None  # started down: a thread waits to catch up
+    returned = threading.Event()
+
+    @live.on_change
+    def stop_it(old: Limits, new: Limits) -> None:
+        live.stop()
+        returned.set()
+
+    client.set(app_name, "main", {"rate": 2})
+
+    def a_change_on_the_watchs_thread() -> None:
+        # The moment this is about: a rebuild holds the holder's lock (as the watch's thread
+        # does for an event) when the service is back, so the catch-up thread waits for it;
+        # then the rebuild's callback stops the holder. Driven by hand: which of the two
+        # threads has the lock first is otherwise a matter of luck.
+        with live._lock, HttpFaults(service_url, port=port):
+            wait_until(lambda: waits_in_rebuild(catch_up), what="the catch-up thread at the lock")
+            live._rebuild("a change")
+
+    threading.Thread(target=a_change_on_the_watchs_thread, daemon=True).start()
+    # Before the fix, stop() waited for the catch-up thread, which waited for the callback.
+    wait_until(returned.is_set, what="stop() called by the callback to return")
+    wait_until(lambda: not catch_up.is_alive(), what="the catch-up thread to end")
+    assert live.current.rate == 2
+    live.stop()  # from elsewhere, later: nothing left to wait for
+    restarted.close()
 
 
 def test_settings_invalid_at_start_up_fail_there(client: ConfigClient, app_name: str) -> None:

@@ -41,10 +41,15 @@ the services that read it do, unless the model allows extra fields (`extra="allo
 Secrets. When the model has secret fields (`SecretStr`, `SecretBytes`, `Secret[...]`, at any
 depth, in `Optional`s and lists of models too), the configurations are read with
 `?reveal=true`; a key without the `secrets` scope is refused that (403) and the source reads
-them masked instead. A masked value ("********") never reaches a field: in a field with a
-default it is dropped, with a warning, so that the default applies; in a required field it is
-an error at start-up (`MaskedSecretError`) naming the field and the scope the key lacks, unless
-a source of higher priority (an environment variable) gives that field its value.
+them masked instead (and, for that client and application, masked at once from then on: a
+key's scopes never change). When the service cannot be reached and no copy read in plain is
+kept, the source reads the masked last-known-good copy too. A masked value ("********") never
+reaches a field: in a field with a default it is dropped, with a warning, so that the default
+applies; in a required field it is an error at start-up (`MaskedSecretError`) naming the field
+and why it is masked, unless a source of higher priority (an environment variable) gives that
+field its value. Give a model with secrets `hide_input_in_errors=True` in its `model_config`:
+otherwise pydantic's `ValidationError` quotes the value of a field it refuses, and a secret of
+the wrong type (a number where a `SecretStr` belongs) would be in its text, and in the log.
 
 Failing fast. A required field that no source gives fails with pydantic's own
 `ValidationError`; a configuration that does not exist raises `NotFound`; a service that
@@ -63,6 +68,7 @@ import logging
 import os
 import threading
 import types
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -73,13 +79,13 @@ from pydantic import AliasChoices, AliasPath, BaseModel, Secret, SecretBytes, Se
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-from .errors import ConfigServiceError, Forbidden
+from .errors import ConfigServiceError, Forbidden, ServiceUnreachable
+from .models import MASK
 
 if TYPE_CHECKING:
     # client.py makes live holders, which build settings through this module.
     from .client import ConfigClient
 
-MASK = "********"
 SECRET_TYPES: tuple[type, ...] = (SecretStr, SecretBytes, Secret)
 CACHE_DIR_VARIABLE = "CONFIG_SERVICE_CACHE_DIR"
 # How long a read keeps retrying before it gives up or falls back to the last-known-good copy
@@ -104,6 +110,10 @@ class MaskedSecretError(ConfigServiceError):
 LACKS_SCOPE = (
     "the API key lacks the `secrets` scope; use one that has it (CONFIG_SERVICE_API_KEY),"
     " or set these fields in the environment"
+)
+UNREACHABLE = (
+    "Config Service could not be reached to reveal them, and the last-known-good copy has them"
+    " masked (a key with the `secrets` scope keeps a copy in plain); set these fields in the environment"
 )
 NOT_REVEALED = (
     "the source was made with reveal=False; leave reveal out, or set these fields in the environment"
@@ -364,6 +374,10 @@ class Reading:
 
 
 _reading: ContextVar[Reading | None] = ContextVar("config_service_reading", default=None)
+# The applications each client's key was refused a reveal for (403): a key's scopes never
+# change, so every later load and live rebuild reads masked at once instead of asking again.
+_refused_reveal: weakref.WeakKeyDictionary[ConfigClient, set[str]] = weakref.WeakKeyDictionary()
+_refused_reveal_lock = threading.Lock()
 _environment_clients: dict[tuple[str | None, ...], ConfigClient] = {}
 _environment_clients_lock = threading.Lock()
 
@@ -378,6 +392,16 @@ def reading_through(client: ConfigClient) -> Iterator[Reading]:
         yield reading
     finally:
         _reading.reset(token)
+
+
+def _reveal_refused(client: ConfigClient, application: str) -> bool:
+    with _refused_reveal_lock:
+        return application in _refused_reveal.get(client, ())
+
+
+def _remember_reveal_refused(client: ConfigClient, application: str) -> None:
+    with _refused_reveal_lock:
+        _refused_reveal.setdefault(client, set()).add(application)
 
 
 def client_from_environment() -> ConfigClient:
@@ -430,9 +454,7 @@ class ConfigServiceSettingsSource(PydanticBaseSettingsSource):
         self.application = application
         self.client = client
         self.reveal = has_secret_fields(settings_cls) if reveal is None else reveal
-        self._masked_advice = (
-            LACKS_SCOPE if self.reveal else NOT_SECRET_TYPES if reveal is None else NOT_REVEALED
-        )
+        self._unrevealed_advice = NOT_SECRET_TYPES if reveal is None else NOT_REVEALED
         self._values: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
@@ -443,23 +465,24 @@ class ConfigServiceSettingsSource(PydanticBaseSettingsSource):
         client = reading.client if reading else self.client or client_from_environment()
         if reading:
             reading.read.update((self.application, name) for name in self.names)
-        config, revealed = self._read(client)
+        config, masked_because = self._read(client)
         shaped = shape(
             self.settings_cls,
             config,
             case_sensitive=bool(self.config.get("case_sensitive", False)),
             # What the sources above gave: pydantic-settings 2.4 and later tell a source.
             given_above=getattr(self, "current_state", None),
-            masked=not revealed,
+            masked=masked_because is not None,
         )
+        advice = masked_because or self._unrevealed_advice
         if shaped.masked_required:
-            raise MaskedSecretError(self.application, shaped.masked_required, self._masked_advice)
+            raise MaskedSecretError(self.application, shaped.masked_required, advice)
         if shaped.masked_dropped:
             logger.warning(
                 "Config Service gave %s's field(s) %s masked, so their defaults apply: %s",
                 self.application,
                 ", ".join(shaped.masked_dropped),
-                self._masked_advice,
+                advice,
             )
         self._values = shaped.values
         return shaped.values
@@ -473,12 +496,14 @@ class ConfigServiceSettingsSource(PydanticBaseSettingsSource):
                 return values[found.key], found.key, False
         return None, field_name, False
 
-    def _read(self, client: ConfigClient) -> tuple[dict[str, Any], bool]:
-        """The configurations merged in order, and whether they came in plain."""
+    def _read(self, client: ConfigClient) -> tuple[dict[str, Any], str | None]:
+        """The configurations merged in order, and why they came masked (None: in plain)."""
         merged: dict[str, Any] = {}
-        reveal = self.reveal
+        masked_because = None if self.reveal else self._unrevealed_advice
+        if masked_because is None and _reveal_refused(client, self.application):
+            masked_because = LACKS_SCOPE
         for name in self.names:
-            if reveal:
+            if masked_because is None:
                 try:
                     merged = deep_merge(
                         merged, client.get_configuration(self.application, name, reveal=True).config
@@ -486,6 +511,11 @@ class ConfigServiceSettingsSource(PydanticBaseSettingsSource):
                     continue
                 except Forbidden:
                     # No `secrets` scope (or no reach at all, which the plain read will say).
-                    reveal = False
+                    _remember_reveal_refused(client, self.application)
+                    masked_because = LACKS_SCOPE
+                except ServiceUnreachable:
+                    # And no copy in plain: a key without the scope never had one to keep. The
+                    # masked copy still gives every other field, and the defaults of the secrets.
+                    masked_because = UNREACHABLE
             merged = deep_merge(merged, client.get_configuration(self.application, name).config)
-        return merged, reveal
+        return merged, masked_because

@@ -12,9 +12,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from config_service_client.client import ConfigClient
 from config_service_client.errors import NotFound, ServiceUnreachable
+from config_service_client.models import MASK
 from config_service_client.retry import RetryPolicy
 from config_service_client.settings import (
-    MASK,
     ConfigServiceSettingsSource,
     MaskedSecretError,
     client_from_environment,
@@ -23,6 +23,7 @@ from config_service_client.settings import (
     reading_through,
     shape,
 )
+from tests.http_faults import HttpFaults
 from tests.postgres import TestServer
 from tests.server import service_process
 
@@ -255,6 +256,26 @@ def test_an_environment_variable_overrides_one_value(
     assert loading(Service, client, app_name, ["main"])(name="y").name == "y"  # init above all
 
 
+def test_config_service_is_above_a_dotenv_file_which_fills_what_it_lacks(
+    client: ConfigClient, app_name: str, tmp_path: Path
+) -> None:
+    client.create_application(app_name)
+    client.set(app_name, "main", {"pool": {"host": "db", "port": 5432}, "name": "from-config-service"})
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "CS_SETTINGS_TEST_NAME=from-dotenv\n"
+        "CS_SETTINGS_TEST_POOL__PORT=1111\n"
+        "CS_SETTINGS_TEST_POOL__SIZE=9\n"
+        "CS_SETTINGS_TEST_DEBUG=true\n"
+    )
+
+    settings = loading(Service, client, app_name, ["main"])(_env_file=dotenv)
+
+    assert settings.name == "from-config-service"
+    assert settings.pool == Pool(host="db", port=5432, size=9)  # merged key by key below it
+    assert settings.debug is True
+
+
 def test_a_missing_required_field_fails_with_pydantics_own_error(client: ConfigClient, app_name: str) -> None:
     client.create_application(app_name)
     client.set(app_name, "main", {"pool": {"host": "db"}})
@@ -300,12 +321,17 @@ def secret_configuration(http: httpx.Client, client: ConfigClient, application: 
     assert made.json()["config"]["database"]["password"] == MASK
 
 
-def key_with(http: httpx.Client, service_url: str, application: str, *scopes: str) -> ConfigClient:
-    """A client with a key of its own: key names are unique on the service."""
+def new_key(http: httpx.Client, application: str, *scopes: str) -> str:
+    """A key of its own for the test: key names are unique on the service."""
     name = f"{application}-{'-'.join(scopes)}"
     made = http.post("/api/v1/api-keys", json={"name": name, "scopes": scopes})
     assert made.status_code == 201, made.text
-    return ConfigClient(service_url, made.json()["key"])
+    return str(made.json()["key"])
+
+
+def key_with(http: httpx.Client, service_url: str, application: str, *scopes: str) -> ConfigClient:
+    """A client with a key of its own."""
+    return ConfigClient(service_url, new_key(http, application, *scopes))
 
 
 def test_secrets_are_revealed_to_a_key_that_may_see_them(
@@ -363,6 +389,43 @@ def test_read_with_reveal_false_a_required_secret_fails_too(
 
     with pytest.raises(MaskedSecretError, match="reveal=False"):
         loading(WithSecrets, client, app_name, ["main"], reveal=False)()
+
+
+class Host(BaseModel):
+    host: str
+
+
+class WithAnOptionalSecret(Sourced):
+    database: Host
+    webhook_secret: SecretStr | None = None
+
+
+def reveals(proxy: HttpFaults) -> int:
+    return sum("reveal=true" in seen.path for seen in proxy.seen)
+
+
+def test_a_key_without_secrets_asks_to_reveal_once_and_loads_the_masked_copy_when_the_service_is_down(
+    http: httpx.Client, client: ConfigClient, service_url: str, app_name: str, tmp_path: Path
+) -> None:
+    secret_configuration(http, client, app_name)
+    key = new_key(http, app_name, "read")
+    with HttpFaults(service_url) as proxy, ConfigClient(proxy.url, key, cache_dir=tmp_path) as reader:
+        for _ in range(3):  # a process that loads its settings again, as a live holder does
+            settings = loading(WithAnOptionalSecret, reader, app_name, ["main"])()
+            assert (settings.database.host, settings.webhook_secret) == ("db", None)
+        plain_reads = proxy.count(method="GET", path="/api/v1/configurations/") - reveals(proxy)
+        assert (reveals(proxy), plain_reads) == (1, 3)  # the 403 once, then masked at once
+        port = proxy.port
+
+    # Nothing answers there now: a process starting has the masked copy alone, no copy in plain.
+    down = RetryPolicy(deadline_s=0.5)
+    with ConfigClient(f"http://127.0.0.1:{port}", key, cache_dir=tmp_path, retry=down) as restarted:
+        settings = loading(WithAnOptionalSecret, restarted, app_name, ["main"])()
+        assert (settings.database.host, settings.webhook_secret) == ("db", None)
+        assert restarted.is_stale
+        with pytest.raises(MaskedSecretError, match="could not be reached") as raised:
+            loading(WithSecrets, restarted, app_name, ["main"])()
+        assert raised.value.fields == ["database.password"]
 
 
 class WithoutSecretTypes(Sourced):

@@ -6,6 +6,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIPENV_VENV_IN_PROJECT=1
 RUN pip install "pipenv>=2026.4"  # reads the Python range in the Pipfile
 WORKDIR /app
 COPY Pipfile Pipfile.lock ./
+# The client package: the server evaluates flags with its rules (a path dependency).
+COPY client ./client
 RUN pipenv sync
 
 # Run: that environment and the code, as an unprivileged user.

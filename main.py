@@ -22,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import Receive, Scope, Send
 
-from api import health
+from api import health, ofrep
 from api import metrics as metrics_endpoint
 from api.auth import AuthMiddleware, Keys
 from api.cached_reads import CachedReads
@@ -48,6 +48,7 @@ from services.cache import RepresentationCache
 from services.change_feed import ChangeFeed
 from services.change_notifier import CHANGES_CHANNEL, ChangeNotifier
 from services.configurations import ConfigurationService
+from services.flags import FlagService
 from services.health import HealthService
 from services.keyring import KeyRing
 from services.schemas import SchemaService
@@ -129,6 +130,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configurations = ConfigurationService(db, cache, schemas)
         app.state.applications = ApplicationService(db, cache)
         app.state.configurations = configurations
+        app.state.flags = FlagService(db, cache)
         app.state.health = HealthService(db)
         app.state.audit = AuditService(db)
         app.state.api_keys = api_keys
@@ -191,6 +193,7 @@ def create_app(settings: Settings) -> ConfigService:
     app.state.keys = Keys()  # its ring is made in the lifespan, with the pool
     install_error_handlers(app)
     include_api_v1(app)
+    app.include_router(ofrep.root_router)
     app.include_router(health.router)
     app.include_router(metrics_endpoint.router)
     install_docs(app)

@@ -30,8 +30,11 @@ PRINCIPAL = "config_service.principal"
 API_PREFIX = "/api/v1"
 KEYS_PREFIX = "/api/v1/api-keys"
 SCHEMAS_PREFIX = "/api/v1/schemas"
-# A dry run (POST .../validate) writes nothing: reading is enough.
-_DRY_RUN_SUFFIX = "/validate"
+# OFREP at the root (api/ofrep.py): a key restricted to one application names it.
+OFREP_PREFIX = "/ofrep"
+# A dry run (POST .../validate) and an evaluation of flags write nothing: reading is enough.
+_READING_POSTS = ("/validate", "/flags/evaluate")
+_OFREP_EVALUATION = "/ofrep/v1/evaluate/"
 # One token of visible ASCII (RFC 6750's b64token, and what else operators choose for an
 # ADMIN_API_KEY), bounded: anything else is no key of ours, and is refused unread.
 _BEARER = re.compile(rb"(?i:bearer) +([\x21-\x7e]{1,512}) *")
@@ -57,7 +60,9 @@ def caller_of(scope: Scope) -> Principal:
 def required_scope(method: str, path: str) -> KeyScope:
     if path == KEYS_PREFIX or path.startswith(KEYS_PREFIX + "/"):
         return "admin"
-    if method in _READS or (method == "POST" and path.endswith(_DRY_RUN_SUFFIX)):
+    if method in _READS or (
+        method == "POST" and (path.endswith(_READING_POSTS) or _OFREP_EVALUATION in path)
+    ):
         return "read"
     return "write"
 
@@ -218,7 +223,7 @@ class AuthMiddleware:
         return None
 
     def _guarded(self, path: str) -> bool:
-        if path.startswith(API_PREFIX) and (len(path) == len(API_PREFIX) or path[len(API_PREFIX)] == "/"):
+        if _under(path, API_PREFIX) or _under(path, OFREP_PREFIX):
             return True
         return self.metrics_need_key and path == "/metrics"
 
@@ -275,6 +280,10 @@ class AuthMiddleware:
         challenge = f"{REALM}, {error}" if error else REALM
         headers = {"WWW-Authenticate": challenge}
         await problem(401, "unauthorized", detail, headers=headers)(scope, receive, send)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")
 
 
 def _named(head: list[tuple[bytes, bytes]]) -> dict[str, str]:

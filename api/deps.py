@@ -19,6 +19,7 @@ from services.applications import ApplicationService
 from services.audit import AuditService
 from services.change_feed import ChangeFeed
 from services.configurations import ConfigurationService
+from services.flags import FlagService
 from services.health import HealthService
 from services.schemas import SchemaService
 
@@ -51,6 +52,7 @@ async def audit_context(request: Request) -> AuditContext:
 
 Applications = Annotated[ApplicationService, from_state("applications")]
 Configurations = Annotated[ConfigurationService, from_state("configurations")]
+Flags = Annotated[FlagService, from_state("flags")]
 Health = Annotated[HealthService, from_state("health")]
 Audit = Annotated[AuditService, from_state("audit")]
 ApiKeys = Annotated[ApiKeyService, from_state("api_keys")]

@@ -24,16 +24,21 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         for path, method, operation in _operations(schema):
-            if path.startswith(API_PREFIX):
+            # OFREP's errors are its own JSON bodies, not problem documents, but for the key's
+            # (401, 403, 429), which the middleware answers before any route.
+            ofrep = OFREP_TAG in operation.get("tags", ())
+            if path.startswith((API_PREFIX, OFREP_PREFIX)):
                 _needs_a_key(operation)
             for parameter in operation.get("parameters", []):
                 parameter["schema"] = _never_null(parameter["schema"])
-            if method in _WRITES:
+            if method in _WRITES and not (ofrep or path.endswith(_EVALUATE)):
                 operation.setdefault("parameters", []).append(_ACTOR_HEADER)
             responses = operation["responses"]
-            if responses.pop("422", None) is not None:
+            if responses.pop("422", None) is not None and not ofrep:
                 responses.setdefault("400", _problem("Bad Request", "ValidationProblem"))
             for status, response in responses.items():
+                if ofrep and status not in _KEY_STATUSES:
+                    continue
                 if int(status) >= 400:  # filed under the route's own media type by FastAPI
                     (content,) = response["content"].values()
                     response["content"] = {PROBLEM_JSON: content}
@@ -49,6 +54,10 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
 
 _WRITES = {"post", "put", "patch", "delete"}
 API_PREFIX = "/api/v1"
+OFREP_PREFIX = "/ofrep/"
+OFREP_TAG = "ofrep"
+_EVALUATE = "/flags/evaluate"  # a POST that reads: no actor to record
+_KEY_STATUSES = {"401", "403", "429"}
 BEARER = "bearerAuth"
 _BEARER_SCHEME = {
     "type": "http",
@@ -68,7 +77,11 @@ _ETAG_HEADER = {
     "description": 'The version, quoted: "3". Send it back in If-Match (writes) or If-None-Match (reads)',
     "schema": {"type": "string"},
 }
-_VERSIONED = {"#/components/schemas/Configuration", "#/components/schemas/Application"}
+_VERSIONED = {
+    "#/components/schemas/Configuration",
+    "#/components/schemas/Application",
+    "#/components/schemas/Flag",
+}
 
 
 def _never_null(schema: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +94,7 @@ def _never_null(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_versioned(response: dict[str, Any]) -> bool:
-    """A response carrying one configuration or application, and so its ETag."""
+    """A response carrying one configuration, application or flag, and so its ETag."""
     content = response.get("content", {}).get("application/json", {})
     return content.get("schema", {}).get("$ref") in _VERSIONED
 
@@ -100,7 +113,7 @@ def _operations(schema: dict[str, Any]):
 
 
 def _needs_a_key(operation: dict[str, Any]) -> None:
-    """Every /api/v1 operation takes a bearer key (api/auth.py), and may answer for it."""
+    """Every /api/v1 and /ofrep operation takes a bearer key (api/auth.py), and may answer for it."""
     operation["security"] = [{BEARER: []}]
     responses = operation["responses"]
     responses.setdefault(

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from models.sealed import masked
 
-EntityType = Literal["application", "configuration", "api_key", "schema"]
+EntityType = Literal["application", "configuration", "api_key", "schema", "flag"]
 Action = Literal[
     "application.created",
     "application.updated",
@@ -23,6 +23,11 @@ Action = Literal[
     "schema.created",
     "schema.versioned",
     "schema.deleted",
+    "flag.created",
+    "flag.updated",
+    "flag.patched",
+    "flag.rolled_back",
+    "flag.deleted",
 ]
 
 

@@ -78,6 +78,21 @@ class ConfigurationNameTaken(Conflict):
         super().__init__(f"This application already has a configuration named {quoted(name)}")
 
 
+class FlagKeyTaken(Conflict):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"This application already has a flag {quoted(key)}")
+
+
+class FlagNotFound(NotFound):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"This application has no flag {quoted(key)}")
+
+
+class FlagVersionNotFound(NotFound):
+    def __init__(self, key: str, version: int) -> None:
+        super().__init__(f"The flag {quoted(key)} has no version {version}")
+
+
 class ApiKeyNotFound(NotFound):
     def __init__(self, key_id: str) -> None:
         super().__init__(f"API key {quoted(key_id)} does not exist")

@@ -123,6 +123,15 @@ def storable_json(value: dict[str, Any], root: str = "config") -> dict[str, Any]
     return value
 
 
+def storable_value(value: Any) -> Any:
+    """Any JSON value, if PostgreSQL can store it (as storable_json, for what is not an object)."""
+    found = _json_problem(value, "value")
+    if found:
+        path, problem = found
+        raise PydanticCustomError("unstorable_json", "{problem}", {"path": path, "problem": problem})
+    return value
+
+
 def _nfc(value: Any) -> Any:
     # Anything but text is left for pydantic to refuse as it would anyway.
     return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
@@ -190,7 +199,7 @@ class Documented:
         return handler(core_schema) | {"pattern": self.pattern()}
 
 
-def _storable_pattern() -> str:
+def storable_pattern() -> str:
     return "^[^\x00]*$"  # a NUL, as itself (storable_text refuses it)
 
 
@@ -212,10 +221,10 @@ SearchText = Annotated[
     StringConstraints(max_length=256),
     BeforeValidator(_nfc),
     AfterValidator(storable_text),
-    Documented(_storable_pattern),
+    Documented(storable_pattern),
 ]
 Comments = Annotated[
-    str, StringConstraints(max_length=1024), AfterValidator(storable_text), Documented(_storable_pattern)
+    str, StringConstraints(max_length=1024), AfterValidator(storable_text), Documented(storable_pattern)
 ]
 # Any JSON, as storable_json admits it: no NUL in a string or a key (the depth limit is left
 # unsaid). The OpenAPI document holds it as a component (api/schema.py), for it refers to itself.
@@ -223,7 +232,7 @@ JSON_VALUE = "JsonValue"
 _JSON_VALUE_REF = {"$ref": f"#/components/schemas/{JSON_VALUE}"}
 JSON_VALUE_SCHEMA = {
     "anyOf": [
-        {"type": "string", "pattern": _storable_pattern()},
+        {"type": "string", "pattern": storable_pattern()},
         {"type": "number"},
         {"type": "boolean"},
         {"type": "null"},
@@ -231,7 +240,7 @@ JSON_VALUE_SCHEMA = {
         {
             "type": "object",
             "additionalProperties": _JSON_VALUE_REF,
-            "propertyNames": {"pattern": _storable_pattern()},
+            "propertyNames": {"pattern": storable_pattern()},
         },
     ]
 }

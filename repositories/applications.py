@@ -7,8 +7,8 @@ from repositories.sql import constraint_errors, execute, fetch_all, fetch_one, r
 
 _COLUMNS = """
     a.id, a.name, a.comments, a.version, a.created_at, a.updated_at,
-    ARRAY(SELECT c.id FROM configurations c WHERE c.application_id = a.id ORDER BY c.id)
-        AS configuration_ids
+    ARRAY(SELECT c.id FROM configurations c
+          WHERE c.application_id = a.id AND c.kind = 'configuration' ORDER BY c.id) AS configuration_ids
 """
 
 _GET = f"SELECT {_COLUMNS} FROM applications a WHERE a.id = %(id)s"

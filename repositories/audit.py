@@ -57,7 +57,7 @@ RETURNING {_COLUMNS}
 # What the change feed tells: small, without the images.
 _CHANGES_AFTER = """
 SELECT seq, action, entity_type, entity_id, application_id, version, occurred_at, actor,
-       COALESCE(after ->> 'name', before ->> 'name') AS name
+       COALESCE(after ->> 'name', before ->> 'name', after ->> 'key', before ->> 'key') AS name
 FROM audit_events
 WHERE seq > %(after)s
 ORDER BY seq

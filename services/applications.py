@@ -5,6 +5,7 @@ from models.api_keys import Reach, within
 from models.applications import Application, ApplicationCreate, ApplicationUpdate
 from models.audit import AuditContext
 from models.errors import ApplicationNotFound
+from models.flags import Flag
 from models.ids import new_id
 from models.paging import Page, PageRequest
 from models.preconditions import VersionCondition, etag, require_match
@@ -128,15 +129,19 @@ class ApplicationService:
     async def delete(
         self, application_id: str, context: AuditContext, if_match: VersionCondition | None = None
     ) -> None:
-        """Delete the application and its configurations; the event keeps images of them all."""
+        """Delete the application, its configurations and its flags; the event keeps images of them all."""
         application_id = existing_id(application_id, ApplicationNotFound)
 
         def delete(conn: Connection) -> None:
             current = self._locked(conn, application_id, if_match, context.reach)
             # The lock above makes new configurations of this application wait, then fail.
             children = configurations.all_of_application(conn, application_id)
+            flags = configurations.flags_of_application(conn, application_id)
             applications.delete(conn, application_id)
-            before = image(current) | {"configurations": [configuration_service.image(c) for c in children]}
+            before = image(current) | {
+                "configurations": [configuration_service.image(c) for c in children],
+                "flags": [Flag.from_row(f).model_dump(mode="json") for f in flags],
+            }
             record(
                 conn,
                 context,

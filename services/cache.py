@@ -1,5 +1,5 @@
-"""Rendered JSON of single configurations and applications, kept in process memory so that
-most reads never reach the database.
+"""Rendered JSON of single configurations and applications, and each application's flags,
+kept in process memory so that most reads never reach the database.
 
 What a reader may see: a change made by this process is visible to the next read at once
 (writers drop what they changed after committing, before answering). A change made by
@@ -33,7 +33,7 @@ GZIP_LEVEL = 6
 
 
 # Keys name the kind too: an application's id in a configuration's URL must not find it.
-Kind = Literal["configuration", "application"]
+Kind = Literal["configuration", "application", "flags"]
 Key = tuple[Kind, str]
 
 
@@ -43,6 +43,9 @@ class Representation:
     version: int
     etag: str
     application_id: str  # a configuration's application; an application's own id
+    # What the body was made from, where a reader needs more than the bytes: an application's
+    # flags, compiled to evaluate (services/flags.py).
+    content: object = field(default=None, repr=False, compare=False)
     # Response heads, ready to send: computed once per version, not per read.
     headers: list[tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
     not_modified_headers: list[tuple[bytes, bytes]] = field(init=False, repr=False, compare=False)
@@ -167,6 +170,8 @@ class RepresentationCache:
             self.drop(("configuration", change.entity_id), ("application", change.application_id))
         elif change.entity_type == "application":
             self.drop(("application", change.entity_id))
+        elif change.entity_type == "flag":
+            self.drop(("flags", change.application_id))
 
     def drop_all(self) -> None:
         """Everything, also what is being read now."""

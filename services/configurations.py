@@ -205,7 +205,7 @@ class ConfigurationService:
 
         def delete(conn: Connection) -> dict | None:
             return configurations.delete(
-                conn, configuration_id, context, event_id=new_id(), if_match=_versions(if_match)
+                conn, configuration_id, context, event_id=new_id(), if_match=versions_admitted(if_match)
             )
 
         deleted = await self._db.write_statement(delete)
@@ -313,7 +313,7 @@ class ConfigurationService:
                 context,
                 event_id=new_id(),
                 change=change,
-                if_match=_versions(if_match),
+                if_match=versions_admitted(if_match),
                 fields=fields,
                 rolled_back_from=rolled_back_from,
                 note=note,
@@ -493,7 +493,7 @@ def _target(conn: Connection, current: dict, fields: dict, rolled_back_from: int
     return {"config": restored["config"], "binding": binding}
 
 
-def _versions(if_match: VersionCondition | None) -> list[int] | None:
+def versions_admitted(if_match: VersionCondition | None) -> list[int] | None:
     """The versions an If-Match admits, as the statements take them (None: any)."""
     if if_match is None or if_match.any:
         return None

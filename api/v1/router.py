@@ -6,12 +6,15 @@ routers level by level, and with one more level a cached read spent half its tim
 
 from fastapi import FastAPI
 
-from api.v1 import api_keys, applications, audit, configurations, events, schemas
+from api import ofrep
+from api.v1 import api_keys, applications, audit, configurations, events, flags, schemas
 
 PREFIX = "/api/v1"
 ROUTERS = (
     configurations.router,
     applications.router,
+    flags.router,
+    ofrep.router,
     events.router,
     schemas.router,
     audit.router,

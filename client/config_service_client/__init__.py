@@ -15,6 +15,7 @@ from config_service_client.errors import (
     TooManyRequests,
     Unauthorized,
 )
+from config_service_client.flags import FlagEvaluation, Flags
 from config_service_client.live import LiveSettings
 from config_service_client.models import (
     Application,
@@ -41,6 +42,8 @@ __all__ = [
     "Configuration",
     "Conflict",
     "Diff",
+    "FlagEvaluation",
+    "Flags",
     "Forbidden",
     "LiveSettings",
     "MaskedSecretError",

@@ -41,6 +41,7 @@ from .store import LastKnownGood
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
+    from .flags import Flags
     from .live import LiveSettings
     from .watch import AsyncWatch, Change, Watch
 
@@ -846,6 +847,13 @@ class ConfigClient(_Base):
         from .live import LiveSettings
 
         return LiveSettings(self, settings_cls, application, names)
+
+    def flags(self, application: str) -> "Flags":
+        """The application's feature flags, evaluated in this process and kept current by a
+        watch of its changes (see flags.py); `close()` it, or use it as a context manager."""
+        from .flags import Flags
+
+        return Flags(self, application)
 
 
 class AsyncConfigClient(_Base):

@@ -29,6 +29,7 @@ from api.cached_reads import CachedReads
 from api.compression import compression
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.fast_evaluations import FastEvaluations
 from api.hosts import AllowedHostsMiddleware, allowed_host_names
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.protocol import FAST_ANSWER, ON_SHUTDOWN, READ_TIMEOUT_S
@@ -167,15 +168,23 @@ async def _publish_gauges(db: Database) -> None:
 
 
 class ConfigService(FastAPI):
-    """FastAPI, with the fast read path at its front door: a plain read of a cached resource
-    is answered before FastAPI and every middleware (api/cached_reads.py), which everything
-    else goes through as usual."""
+    """FastAPI, with the fast paths at its front door: a plain read of a cached resource, and
+    an evaluation of an application's cached flags, are answered before FastAPI and every
+    middleware (api/cached_reads.py, api/fast_evaluations.py), which everything else goes
+    through as usual."""
 
     cached_reads: CachedReads | None = None
+    fast_evaluations: FastEvaluations | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.cached_reads is None or not await self.cached_reads.answered(scope, send):
-            await super().__call__(scope, receive, send)
+        if self.cached_reads is not None and await self.cached_reads.answered(scope, send):
+            return
+        if self.fast_evaluations is not None:  # an evaluation of cached flags (api/fast_evaluations.py)
+            handed_on = await self.fast_evaluations.answered(scope, receive, send)
+            if handed_on is None:
+                return
+            receive = handed_on
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings) -> ConfigService:
@@ -235,6 +244,13 @@ def create_app(settings: Settings) -> ConfigService:
     # Before all of the above: what it cannot answer as they would, it hands on to them.
     app.cached_reads = CachedReads(
         app.state.cache, app.state.keys, reads, host_names, cors=bool(settings.cors_origin_list)
+    )
+    app.fast_evaluations = FastEvaluations(
+        app.state.cache,
+        app.state.keys,
+        host_names,
+        cors=bool(settings.cors_origin_list),
+        max_body_bytes=settings.max_body_bytes,
     )
     app.openapi = lambda: build_openapi(app)
     return app

@@ -51,7 +51,17 @@ class Answer:
     """A response the fast read path made: sent as it is by the server (api/protocol.py) or
     through ASGI (`answered`), after which `sent` writes its access line and counts it."""
 
-    __slots__ = ("_actor", "_path", "_request_id", "_route", "_started", "body", "headers", "status")
+    __slots__ = (
+        "_actor",
+        "_method",
+        "_path",
+        "_request_id",
+        "_route",
+        "_started",
+        "body",
+        "headers",
+        "status",
+    )
 
     def __init__(
         self,
@@ -63,17 +73,18 @@ class Answer:
         actor: str,
         request_id: str,
         started: float,
+        method: str = "GET",
     ) -> None:
         self.status, self.headers, self.body = status, headers, body
         self._path, self._route, self._actor = path, route, actor
-        self._request_id, self._started = request_id, started
+        self._request_id, self._started, self._method = request_id, started, method
 
     def sent(self) -> None:
         seconds = time.perf_counter() - self._started
-        requests, durations = request_meter("GET", self._route, self.status)
+        requests, durations = request_meter(self._method, self._route, self.status)
         requests.inc()
         durations.observe(seconds)
-        log_access(self._request_id, "GET", self._path, self._route, self.status, seconds, self._actor)
+        log_access(self._request_id, self._method, self._path, self._route, self.status, seconds, self._actor)
 
 
 class CachedReads:

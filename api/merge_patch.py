@@ -43,12 +43,12 @@ async def merge_patch_body(request: Request, members: Iterable[str]) -> dict[str
     return patch
 
 
-async def json_body(request: Request) -> Any:
-    """The body, parsed with its numbers exact; a body that is no JSON is refused as FastAPI
-    refuses one (a 400 naming where it broke)."""
+async def json_body(request: Request, *, exact: bool = True) -> Any:
+    """The body, parsed with its numbers exact (else as Python's floats and ints); a body that
+    is no JSON is refused as FastAPI refuses one (a 400 naming where it broke)."""
     body = await request.body()
     try:
-        return exact_json.loads(body)
+        return exact_json.loads(body) if exact else json.loads(body)
     except json.JSONDecodeError as error:
         raise _malformed(error.pos, error.msg) from None
     except (ValueError, RecursionError) as error:  # bad UTF-8; nesting beyond the parser's limit

@@ -26,6 +26,7 @@ from models.fields import (
     JSON_VALUE_SCHEMA,
     Comments,
     Documented,
+    storable_json,
     storable_pattern,
     storable_text,
     storable_value,
@@ -198,8 +199,12 @@ class FlagRevision(_Stored):
         return cls.model_validate({**row, "key": row["name"], **_in_order(row["config"])})
 
 
+def _storable_context(context: dict[str, Any]) -> dict[str, Any]:
+    return storable_json(context, "context")  # once for the whole: evaluation is a hot path
+
+
 class EvaluationRequest(RequestModel):
-    context: dict[str, JsonValue] = Field(
+    context: Annotated[dict[str, Any], AfterValidator(_storable_context)] = Field(
         default_factory=dict, description="The evaluation context: targeting_key and any attributes"
     )
     flags: list[FlagKey] | None = Field(None, max_length=1000, description="Only these flags (default: all)")

@@ -23,7 +23,6 @@ from models.flags import (
     Flag,
     FlagCreate,
     FlagDefinition,
-    FlagResult,
     FlagRevision,
     definition_errors,
 )
@@ -37,7 +36,8 @@ from services.configurations import versions_admitted
 from services.ids import existing_id
 from services.merge_patch import merge_patch
 
-NOT_FOUND = FlagResult(value=None, variant=None, reason="ERROR", error_code="FLAG_NOT_FOUND")
+# As models.flags.FlagResult writes them: plain, for an evaluation makes many of them.
+NOT_FOUND = {"value": None, "variant": None, "reason": "ERROR", "error_code": "FLAG_NOT_FOUND"}
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,8 @@ class FlagSet:
         tag = hashlib.sha256(json.dumps([[f.id, f.version] for f in flags.values()]).encode())
         return cls(flags, compiled, f'"{tag.hexdigest()[:20]}"')
 
-    def evaluate(
-        self, context: Mapping[str, Any], keys: Iterable[str] | None = None
-    ) -> dict[str, FlagResult]:
+    def evaluate(self, context: Mapping[str, Any], keys: Iterable[str] | None = None) -> dict[str, dict]:
+        """Each flag's result (all, or those of `keys`), as models.flags.FlagResult's JSON."""
         results = {}
         for key in self.compiled if keys is None else keys:
             compiled = self.compiled.get(key)
@@ -65,8 +64,18 @@ class FlagSet:
                 results[key] = NOT_FOUND
                 continue
             found = compiled.evaluate(context)
-            results[key] = FlagResult(value=found.value, variant=found.variant, reason=found.reason)
+            results[key] = {
+                "value": found.value,
+                "variant": found.variant,
+                "reason": found.reason,
+                "error_code": None,
+            }
         return results
+
+
+def evaluation_body(results: dict[str, dict]) -> bytes:
+    """An evaluation's answer (models.flags.EvaluationResult) as sent: compact, as every body."""
+    return json.dumps({"flags": results}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class FlagService:
@@ -105,7 +114,7 @@ class FlagService:
 
     async def evaluate(
         self, application_id: str, context: Mapping[str, Any], keys: list[str] | None, reach: Reach = None
-    ) -> dict[str, FlagResult]:
+    ) -> dict[str, dict]:
         return (await self.flag_set(application_id, reach)).evaluate(context, keys)
 
     async def create(self, application_id: str, request: FlagCreate, context: AuditContext) -> Flag:

@@ -42,7 +42,7 @@ async def test_the_flag_set_is_cached_until_a_write_here_drops_it(database, app_
     second = await service.flag_set(app_id)
     assert second is not first
     assert second.etag != first.etag
-    assert second.evaluate({})["beta"].reason == "DISABLED"
+    assert second.evaluate({})["beta"]["reason"] == "DISABLED"
 
 
 async def test_a_write_elsewhere_reaches_the_cache_through_the_change_feed(database, app_id, feed):
@@ -50,13 +50,13 @@ async def test_a_write_elsewhere_reaches_the_cache_through_the_change_feed(datab
     feed.subscribe(cache.apply)
     reader, elsewhere = FlagService(database, cache), FlagService(database)  # another process's
     await elsewhere.create(app_id, new(), ME)
-    assert (await reader.evaluate(app_id, {}, None))["beta"].reason == "STATIC"
+    assert (await reader.evaluate(app_id, {}, None))["beta"]["reason"] == "STATIC"
 
     await elsewhere.patch(app_id, "beta", {"enabled": False}, ME)
     feed.notify()
 
     async def killed() -> bool:
-        return (await reader.evaluate(app_id, {}, None))["beta"].reason == "DISABLED"
+        return (await reader.evaluate(app_id, {}, None))["beta"]["reason"] == "DISABLED"
 
     await wait_until_async(killed)
 

@@ -1,14 +1,16 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
 from api.conditional import IfMatch, IfNoneMatch, not_modified, set_etag
 from api.deps import Caller, Changer, Flags
 from api.errors import problem_responses
-from api.merge_patch import MERGE_PATCH_JSON, merge_patch_body
+from api.merge_patch import MERGE_PATCH_JSON, json_body, merge_patch_body
 from api.paging import VersionPageParams, link_next
-from api.strict import StrictRoute
+from api.strict import StrictRoute, require_json
 from models.errors import FlagVersionNotFound
 from models.flags import (
     DEFINITION_MEMBERS,
@@ -22,6 +24,7 @@ from models.flags import (
 )
 from models.paging import MAX_VERSION
 from models.revisions import Diff, RollbackRequest
+from services.flags import evaluation_body
 
 
 class FlagKeyConvertor(Convertor[str]):
@@ -97,14 +100,33 @@ async def list_flags(application_id: str, service: Flags, caller: Caller) -> lis
     return list((await service.flag_set(application_id, caller.reach)).flags.values())
 
 
-@router.post("/evaluate", responses=problem_responses(400, 404, 413, 503))
-async def evaluate_flags(
-    application_id: str, body: EvaluationRequest, service: Flags, caller: Caller
-) -> EvaluationResult:
+_EVALUATE_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": EvaluationRequest.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/evaluate",
+    response_class=Response,
+    openapi_extra=_EVALUATE_OPENAPI,
+    responses={200: {"model": EvaluationResult, "description": "Each flag's value"}}
+    | problem_responses(400, 404, 413, 503),
+)
+async def evaluate_flags(application_id: str, request: Request, service: Flags, caller: Caller) -> Response:
     """Each flag's value for one context (all flags, or those named): what the client's
     in-process evaluation gives too. Needs only the read scope."""
+    # Read and written by hand, not through FastAPI's models: a hot path, evaluated per user.
+    await require_json(request)
+    try:
+        body = EvaluationRequest.model_validate(await json_body(request, exact=False))
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
     results = await service.evaluate(application_id, body.context, body.flags, caller.reach)
-    return EvaluationResult(flags=results)
+    return Response(evaluation_body(results), media_type="application/json")
 
 
 @router.get(

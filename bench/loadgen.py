@@ -42,11 +42,12 @@ class Plan:
     host: str
     port: int
     paths: list[str]
-    mode: str  # get | gzip | not-modified | put
+    mode: str  # get | gzip | not-modified | put | post (of `body`)
     expect: int | None  # the status wanted; None: any 2xx
     seconds: float
     timeout_s: float
     key: str | None = None  # the API key every request carries; None: none
+    body: bytes = b""  # a post's: the same every time (an evaluation: it reads, writes nothing)
 
     def request(self) -> bytes:
         path = random.choice(self.paths)
@@ -57,6 +58,9 @@ class Plan:
             body = f'{{"config": {{"writer": {os.getpid()}, "n": {next(_sequence)}}}}}'.encode()
             head = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
             return f"PUT {path} HTTP/1.1\r\n{every}{head}\r\n".encode() + body
+        if self.mode == "post":
+            head = f"Content-Type: application/json\r\nContent-Length: {len(self.body)}\r\n"
+            return f"POST {path} HTTP/1.1\r\n{every}{head}\r\n".encode() + self.body
         extra = _GET_HEADERS.get(self.mode, "")
         return f"GET {path} HTTP/1.1\r\n{every}{extra}\r\n".encode()
 
@@ -186,12 +190,13 @@ def run(
     expect: int | None = None,
     timeout_s: float = TIMEOUT_S,
     key: str | None = None,
+    body: bytes = b"",
 ) -> dict:
     """Load `url` with `connections` for `seconds`, each request with the API key `key` (None:
-    none); figures as the suite reads them from wrk. A response whose status is not `expect`
-    (None: not 2xx) counts as unexpected."""
+    none), and a post with `body`; figures as the suite reads them from wrk. A response whose
+    status is not `expect` (None: not 2xx) counts as unexpected."""
     parts = urlsplit(url)
-    plan = Plan(parts.hostname, parts.port or 80, paths, mode, expect, seconds, timeout_s, key)
+    plan = Plan(parts.hostname, parts.port or 80, paths, mode, expect, seconds, timeout_s, key, body)
     processes = max(1, min(os.cpu_count() or 1, connections))
     shares = [connections // processes + (i < connections % processes) for i in range(processes)]
     # Spawned, not forked: a fork of a threaded parent (the suite, a test runner) can inherit

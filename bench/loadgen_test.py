@@ -139,7 +139,17 @@ def test_each_get_mode_sends_its_header():
 
 
 def test_a_key_goes_with_every_request_of_every_mode():
-    for mode in ("get", "gzip", "not-modified", "put"):
+    for mode in ("get", "gzip", "not-modified", "put", "post"):
         request = loadgen.Plan("h", 1, ["/x"], mode, None, 1, 1, key="cs_k").request()
         head = request.split(b"\r\n\r\n", 1)[0]
         assert b"\r\nAuthorization: Bearer cs_k\r\n" in head + b"\r\n", mode
+
+
+def test_a_post_sends_its_body_every_time():
+    plan = loadgen.Plan("h", 1, ["/x"], "post", None, 1, 1, key="cs_k", body=b'{"context": {}}')
+
+    request = plan.request()
+    assert request.startswith(b"POST /x HTTP/1.1\r\n")
+    assert b"Content-Length: 15\r\n" in request
+    assert request.endswith(b'\r\n\r\n{"context": {}}')
+    assert plan.request() == request

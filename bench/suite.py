@@ -10,8 +10,9 @@ each right after a shorter run of the FastAPI ceiling (and the cached read also 
 the bare-ASGI floor), both served by the same uvicorn with the same worker count; then its
 writes, each right after `pgbench -N` with as many clients on the same server; at the fewest
 workers, 1 KB PUTs to configurations bound to a schema, each right after the same PUTs to
-unbound ones. Last, bench.watchers with 20,000 streams. Every ratio thus compares figures
-taken moments apart. Before all that, bench.validators' cost of one validation.
+unbound ones, and bench.flags (issue 16: a flag evaluated in process, the evaluate endpoint
+beside the ceiling, a kill switch's delay). Last, bench.watchers with 20,000 streams. Every
+ratio thus compares figures taken moments apart. Before all that, bench.validators' cost of one validation.
 Prints a table and the goals, and writes both as JSON to bench/results/. See bench/README.md
 for how to read them.
 """
@@ -351,6 +352,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--skip-validation", action="store_true", help="no validators' cost, no PUTs bound to a schema"
     )
     parser.add_argument("--skip-watchers", action="store_true", help=f"no {goals.WATCHERS:,} streams")
+    parser.add_argument("--skip-flags", action="store_true", help="no flag evaluation, no kill switch")
     parser.add_argument(
         "--env",
         nargs=2,
@@ -369,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     watch = None
     load = None
     validation = None if args.skip_validation else measure_validators()
+    flag_figures = None
     with tempfile.TemporaryDirectory() as scratch_dir, database_server(Path(scratch_dir)) as server_url:
         scratch = Path(scratch_dir)
         key = api_key()
@@ -386,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
                         measure_writes(load, service.url, workers, args.seconds, pgbench, rows)
                     if not (args.skip_writes or args.skip_validation) and workers == min(args.workers):
                         measure_validation(load, service.url, workers, args.seconds, rows)
+                    if not args.skip_flags and workers == min(args.workers):
+                        flag_figures = measure_flags(service.url, key, args.seconds)
         if not args.skip_watchers:
             watch = measure_watchers(server_url, scratch)
 
@@ -399,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
         validators.print_figures(validation)
         print()
     goals.print_goals(judged)
+    if flag_figures is not None:
+        print()
+        flag_bench().print_figures(flag_figures)
     RESULTS.mkdir(exist_ok=True)
     report = {
         "run": run_id,
@@ -415,12 +423,27 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "watchers": watch,
         "validation": validation,
+        "flags": flag_figures,
         "goals": goals.as_json(judged),
     }
     path = RESULTS / f"{run_id}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nwritten to {path.relative_to(ROOT)}")
     return 0
+
+
+def flag_bench():
+    """bench.flags, which uses this module's helpers: imported when used."""
+    from bench import flags
+
+    return flags
+
+
+def measure_flags(service_url: str, key: str, seconds: int) -> dict:
+    """Issue 16's figures: local evaluation, the evaluate endpoint at 32 clients beside the
+    ceiling, and a kill switch's delay to a watching client (p99 over 50 toggles)."""
+    print("flags: local evaluation, evaluate beside the ceiling, 50 kill-switch toggles", flush=True)
+    return flag_bench().measure(service_url, key, seconds=seconds, connections=32, toggles=50)
 
 
 def ceiling_seconds(seconds: int) -> int:

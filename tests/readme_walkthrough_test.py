@@ -35,6 +35,7 @@ SECTIONS = [
     "Watching for changes",
     "Schemas: bad configuration never lands",
     "Secrets: marked by the schema, sealed at rest, masked on every read",
+    "Feature flags: targeting, gradual rollout and a kill switch",
     "Deleting",
 ]
 

@@ -36,7 +36,7 @@ from starlette.types import Scope, Send
 
 from api.auth import Keys
 from api.compression import gzip_accepted
-from api.hosts import host_name
+from api.hosts import host_allowed
 from api.middleware import REQUEST_ID_HEADER, log_access, request_id_of, request_meter
 from models.api_keys import within
 from models.ids import normalize_id
@@ -130,10 +130,8 @@ class CachedReads:
         headers = dict(sent)
         if len(headers) != len(sent):
             return None  # which of a repeated header counts is the middleware's to say
-        if self.host_names is not None:
-            host = headers.get(b"host")
-            if host is not None and host_name(host) not in self.host_names:
-                return None
+        if not host_allowed(headers, self.host_names):
+            return None
         if self.cors and b"origin" in headers:
             return None
         principal = self.keys.known_reader(headers.get(b"authorization"))

@@ -30,7 +30,7 @@ from starlette.types import Message, Receive, Scope, Send
 from api.auth import Keys
 from api.cached_reads import Answer
 from api.compression import gzip_accepted
-from api.hosts import host_name
+from api.hosts import host_allowed
 from api.middleware import REQUEST_ID_HEADER, request_id_of
 from models.api_keys import within
 from models.flags import EvaluationRequest
@@ -104,10 +104,8 @@ class FastEvaluations:
 
     def _plain(self, headers: dict[bytes, bytes]) -> bool:
         """A request that needs nothing decided elsewhere before its body is read."""
-        if self.host_names is not None:
-            host = headers.get(b"host")
-            if host is not None and host_name(host) not in self.host_names:
-                return False
+        if not host_allowed(headers, self.host_names):
+            return False
         if self.cors and b"origin" in headers:
             return False
         if headers.get(b"content-type", b"").lower() not in _JSON_TYPES:

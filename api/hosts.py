@@ -33,6 +33,15 @@ def allowed_host_names(settings: Settings) -> frozenset[bytes] | None:
     return frozenset(name.encode("ascii") for name in (*LOCAL_NAMES, bound, *listed))
 
 
+def host_allowed(headers: dict[bytes, bytes], names: frozenset[bytes] | None) -> bool:
+    """Whether a request of these headers may be answered: its Host is allowed (None: any
+    is), or it has none (HTTP/1.0), as the middleware below judges."""
+    if names is None:
+        return True
+    host = headers.get(b"host")
+    return host is None or host_name(host) in names
+
+
 def host_name(header: bytes) -> bytes:
     """The name in a Host header, without its port: `[::1]:8000` gives `[::1]`."""
     name, colon, port = header.rpartition(b":")

@@ -28,6 +28,13 @@ async def _version_page_request(
 
 
 VersionPageParams = Annotated[PageRequest, Depends(_version_page_request)]
+# A diff's two versions: ?from= and ?to= (default: the current version).
+FromVersion = Annotated[
+    int, Query(alias="from", ge=1, le=MAX_VERSION, description="The version to start from")
+]
+ToVersion = Annotated[
+    int | None, Query(alias="to", ge=1, le=MAX_VERSION, description="Default: the current version")
+]
 
 
 def link_next(request: Request, response: Response, page: Page) -> None:

@@ -13,7 +13,7 @@ from api.disconnects import ended_by_disconnect
 from api.errors import problem_responses
 from api.exact_numbers import ExactNumbersRoute
 from api.merge_patch import MERGE_PATCH_JSON, MERGE_PATCH_OPENAPI, json_body, merge_patch_body
-from api.paging import PageParams, VersionPageParams, link_next
+from api.paging import FromVersion, PageParams, ToVersion, VersionPageParams, link_next
 from api.query import described, header_parameter, optional_flag, optional_number, query_parameter
 from models import exact_json
 from models.configurations import STATE_MEMBERS, Configuration, ConfigurationCreate, ConfigurationUpdate
@@ -251,12 +251,8 @@ async def diff_configuration_versions(
     configuration_id: str,
     service: Configurations,
     caller: Caller,
-    from_version: Annotated[
-        int, Query(alias="from", ge=1, le=MAX_VERSION, description="The version to start from")
-    ],
-    to_version: Annotated[
-        int | None, Query(alias="to", ge=1, le=MAX_VERSION, description="Default: the current version")
-    ] = None,
+    from_version: FromVersion,
+    to_version: ToVersion = None,
 ) -> Diff:
     """An RFC 6902 JSON Patch turning one version's config into another's."""
     return await service.diff(configuration_id, from_version, to_version, caller.reach)

@@ -1,6 +1,4 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.convertors import Convertor, register_url_convertor
@@ -9,7 +7,7 @@ from api.conditional import IfMatch, IfNoneMatch, not_modified, set_etag
 from api.deps import Caller, Changer, Flags
 from api.errors import problem_responses
 from api.merge_patch import MERGE_PATCH_JSON, json_body, merge_patch_body
-from api.paging import VersionPageParams, link_next
+from api.paging import FromVersion, ToVersion, VersionPageParams, link_next
 from api.strict import StrictRoute, require_json
 from models.errors import FlagVersionNotFound
 from models.flags import (
@@ -240,12 +238,8 @@ async def diff_flag_versions(
     key: str,
     service: Flags,
     caller: Caller,
-    from_version: Annotated[
-        int, Query(alias="from", ge=1, le=MAX_VERSION, description="The version to start from")
-    ],
-    to_version: Annotated[
-        int | None, Query(alias="to", ge=1, le=MAX_VERSION, description="Default: the current version")
-    ] = None,
+    from_version: FromVersion,
+    to_version: ToVersion = None,
 ) -> Diff:
     """An RFC 6902 JSON Patch turning one version's definition into another's."""
     return await service.diff(application_id, key, from_version, to_version, caller.reach)

@@ -176,3 +176,30 @@ def test_an_unknown_application_has_no_flags(client):
     assert client.get(url).status_code == 404
     assert client.post(url, json=CHECKOUT).status_code == 404
     assert client.post(f"{url}/evaluate", json={"context": {}}).status_code == 404
+
+
+def test_a_read_only_key_evaluates_but_changes_nothing(client, application):
+    create_flag(client, application)
+    created = client.post(
+        "/api/v1/api-keys",
+        json={"name": "reader", "scopes": ["read"], "application_ids": [application["id"]]},
+    )
+    reader = {"authorization": f"Bearer {created.json()['key']}"}
+
+    evaluated = client.post(flags_url(application, "evaluate"), json={"context": {}}, headers=reader)
+    assert evaluated.status_code == 200, evaluated.text
+    killed = client.patch(
+        flags_url(application, "new-checkout"), content=b'{"enabled": false}', headers=MERGE_PATCH | reader
+    )
+    assert killed.status_code == 403
+    assert (
+        client.post(flags_url(application), json=CHECKOUT | {"key": "other"}, headers=reader).status_code
+        == 403
+    )
+
+
+def test_evaluate_is_no_flag_key(client, application):
+    response = client.post(flags_url(application), json=CHECKOUT | {"key": "evaluate"})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "key"

@@ -26,7 +26,6 @@ from models.fields import (
     JSON_VALUE_SCHEMA,
     Comments,
     Documented,
-    storable_json,
     storable_pattern,
     storable_text,
     storable_value,
@@ -199,12 +198,10 @@ class FlagRevision(_Stored):
         return cls.model_validate({**row, "key": row["name"], **_in_order(row["config"])})
 
 
-def _storable_context(context: dict[str, Any]) -> dict[str, Any]:
-    return storable_json(context, "context")  # once for the whole: evaluation is a hot path
-
-
 class EvaluationRequest(RequestModel):
-    context: Annotated[dict[str, Any], AfterValidator(_storable_context)] = Field(
+    # Any JSON object: a context is evaluated, never stored, so what PostgreSQL could not
+    # store (a NUL) is no concern of it.
+    context: dict[str, Any] = Field(
         default_factory=dict, description="The evaluation context: targeting_key and any attributes"
     )
     flags: list[FlagKey] | None = Field(None, max_length=1000, description="Only these flags (default: all)")

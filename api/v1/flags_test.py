@@ -203,3 +203,10 @@ def test_evaluate_is_no_flag_key(client, application):
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "key"
+
+
+def test_a_context_is_evaluated_never_stored_so_any_json_object_will_do(client, application):
+    create_flag(client, application)
+
+    odd = {"targeting_key": "user-1", "a\u0000b": "\u0000", "nested": {"deep": [1, {"x": None}]}}
+    assert evaluate(client, application, odd)["new-checkout"]["reason"] == "SPLIT"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from contextlib import closing
@@ -48,6 +49,11 @@ CONNECT_TIMEOUT_S = 5.0
 # A holder that started without its feed looks this often whether it has connected, to read
 # again what changed meanwhile.
 CATCH_UP_EVERY_S = 0.5
+# A list read after a change that does not show it yet (a process of the service whose cache
+# has not heard of it, a moment behind the one that told us) is read again, for so long at most:
+# after that, the change must have been undone or superseded (a flag created, then deleted).
+BEHIND_FOR_AT_MOST_S = 2.0
+READ_BEHIND_AGAIN_AFTER_S = 0.01
 
 _NO_CONTEXT: Final[Mapping[str, Any]] = MappingProxyType({})
 
@@ -99,6 +105,20 @@ class _Snapshot:
     def changed_since(self, old: _Snapshot) -> frozenset[str]:
         keys = self.versions.keys() | old.versions.keys()
         return frozenset(key for key in keys if self.versions.get(key) != old.versions.get(key))
+
+    def behind(self, old: _Snapshot, event: ChangeEvent | None) -> bool:
+        """Whether this list is older than what was held (a flag at a lower version), or does
+        not show `event` yet: a list from a process of the service that has not heard of it."""
+        for key, (flag_id, version) in old.versions.items():
+            now = self.versions.get(key)
+            if now is not None and now[0] == flag_id and now[1] < version:
+                return True
+        if event is None or event.name is None:
+            return False
+        now = self.versions.get(event.name)
+        if event.action.endswith(".deleted"):
+            return now is not None and now[0] == event.entity_id
+        return now is None or now[0] != event.entity_id or now[1] < (event.version or 0)
 
 
 def _version_of(definition: Mapping[str, Any]) -> int:
@@ -255,24 +275,32 @@ class Flags:
         self._save(definitions)
         return _Snapshot.of(definitions, stale=False)
 
-    def _read_again(self, why: str) -> None:
-        """Read the list and swap it in; raises what the read raised."""
+    def _read_again(self, why: str, event: ChangeEvent | None = None) -> None:
+        """Read the list and swap it in; raises what the read raised. A list that is behind
+        what was held, or behind `event`, is read again for a moment (BEHIND_FOR_AT_MOST_S)."""
         with self._lock:
             if self._stopped.is_set():
                 return
-            try:
-                definitions = self._client._run(_listing(self._client, self._application))
-            except NotFound as error:
-                if error.problem_type != APPLICATION_NOT_FOUND:
-                    raise
-                logger.warning(
-                    "flags of %s: the application is gone; no flags from now on", self._application
-                )
-                definitions = []
-                self._forget_saved()
-            else:
-                self._save(definitions)
-            old, self._snapshot = self._snapshot, _Snapshot.of(definitions, stale=False)
+            old = self._snapshot
+            deadline = time.monotonic() + BEHIND_FOR_AT_MOST_S
+            while True:
+                try:
+                    definitions = self._client._run(_listing(self._client, self._application))
+                except NotFound as error:
+                    if error.problem_type != APPLICATION_NOT_FOUND:
+                        raise
+                    logger.warning(
+                        "flags of %s: the application is gone; no flags from now on", self._application
+                    )
+                    definitions, fresh = [], _Snapshot.of([], stale=False)
+                    self._forget_saved()
+                    break
+                fresh = _Snapshot.of(definitions, stale=False)
+                if not fresh.behind(old, event) or time.monotonic() > deadline or self._stopped.is_set():
+                    self._save(definitions)
+                    break
+                self._stopped.wait(READ_BEHIND_AGAIN_AFTER_S)
+            self._snapshot = fresh
             changed = self._snapshot.changed_since(old)
             logger.debug(
                 "flags of %s: read again after %s; changed: %s", self._application, why, sorted(changed)
@@ -301,7 +329,7 @@ class Flags:
 
     def _changed(self, event: ChangeEvent) -> None:
         try:
-            self._read_again(f"{event.action} of {event.name!r} (version {event.version})")
+            self._read_again(f"{event.action} of {event.name!r} (version {event.version})", event)
         except Exception as error:
             if transient(error):
                 self._feed.again(error)  # the same change comes again, on a new connection

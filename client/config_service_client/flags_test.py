@@ -13,7 +13,8 @@ import pytest
 
 from config_service_client.client import ConfigClient
 from config_service_client.errors import NotFound, ServiceUnreachable
-from config_service_client.flags import FLAGS_COPY_NAME, FlagEvaluation, Flags
+from config_service_client.flags import FLAGS_COPY_NAME, FlagEvaluation, Flags, _Snapshot
+from config_service_client.models import ChangeEvent
 from config_service_client.retry import RetryPolicy
 from tests.http_faults import HttpFaults
 from tests.server import free_port
@@ -254,3 +255,49 @@ def test_with_the_service_down_and_no_saved_flags_it_does_not_start(
         pytest.raises(ServiceUnreachable),
     ):
         Flags(starting, app_name, connect_timeout_s=NO_WAIT_FOR_FEED_S)
+
+
+def _listed(*flags: tuple[str, str, int]) -> _Snapshot:
+    """A snapshot of (key, id, version) flags that serve one variant."""
+    definitions = [
+        {"key": key, "id": flag_id, "version": version, "enabled": False}
+        | {"variants": {"off": False}, "default_variant": "off", "off_variant": "off", "rules": []}
+        for key, flag_id, version in flags
+    ]
+    return _Snapshot.of(definitions, stale=False)
+
+
+def _event(action: str, key: str, flag_id: str, version: int) -> ChangeEvent:
+    return ChangeEvent.model_validate(
+        {
+            "seq": 9,
+            "action": action,
+            "entity_type": "flag",
+            "entity_id": flag_id,
+            "name": key,
+            "version": version,
+        }
+        | {"occurred_at": "2026-12-05T00:00:00Z"}
+    )
+
+
+def test_a_list_that_does_not_show_the_change_yet_is_behind():
+    held = _listed(("a", "A", 3), ("b", "B", 1))
+    patched = _event("flag.patched", "a", "A", 4)
+
+    assert _listed(("a", "A", 3), ("b", "B", 1)).behind(held, patched)  # another process, not heard yet
+    assert not _listed(("a", "A", 4), ("b", "B", 1)).behind(held, patched)
+    assert not _listed(("a", "A", 5), ("b", "B", 1)).behind(held, patched)  # and one more since: fine
+    assert _listed(("a", "A", 4), ("b", "B", 0)).behind(held, patched)  # older than what was held
+
+
+def test_a_created_or_deleted_flag_must_show_as_such():
+    held = _listed(("a", "A", 3))
+
+    assert _listed(("a", "A", 3)).behind(held, _event("flag.created", "c", "C", 1))
+    assert not _listed(("a", "A", 3), ("c", "C", 1)).behind(held, _event("flag.created", "c", "C", 1))
+    assert _listed(("a", "A", 3)).behind(held, _event("flag.deleted", "a", "A", 3))
+    assert not _listed().behind(held, _event("flag.deleted", "a", "A", 3))
+    # Deleted, then made again under its key: a new id, so the deletion shows.
+    assert not _listed(("a", "A2", 1)).behind(held, _event("flag.deleted", "a", "A", 3))
+    assert not _listed(("a", "A", 3)).behind(held, None)

@@ -34,6 +34,7 @@ from api.hosts import AllowedHostsMiddleware, allowed_host_names
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.protocol import FAST_ANSWER, ON_SHUTDOWN, READ_TIMEOUT_S
 from api.schema import build_openapi
+from api.ui import install_ui
 from api.v1.router import include_api_v1
 from config import metrics
 from config.logging import configure_logging, flush_logs
@@ -206,6 +207,7 @@ def create_app(settings: Settings) -> ConfigService:
     app.include_router(health.router)
     app.include_router(metrics_endpoint.router)
     install_docs(app)
+    install_ui(app)
     templates, reads = _route_index(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(compression)

@@ -1,0 +1,54 @@
+// The one way the page talks to the service: /api/v1 with the operator's key, kept in
+// sessionStorage (gone with the tab; never a cookie, never localStorage).
+const KEY = "config-service.key";
+const REASON = "config-service.signed-out-because";
+export const API = "/api/v1";
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || problem?.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem || {};
+  }
+
+  // The errors that name a field, as {field: message}: shown next to the control.
+  get fieldErrors() {
+    const found = {};
+    for (const error of this.problem.errors || []) {
+      if (error.field) found[error.field] = error.message;
+    }
+    return found;
+  }
+}
+
+export const session = {
+  get key() { return sessionStorage.getItem(KEY); },
+  signIn(key) {
+    sessionStorage.setItem(KEY, key);
+    sessionStorage.removeItem(REASON);
+  },
+  signOut(reason) {
+    sessionStorage.removeItem(KEY);
+    if (reason) sessionStorage.setItem(REASON, reason);
+    else sessionStorage.removeItem(REASON);
+    window.dispatchEvent(new CustomEvent("cs-session"));
+  },
+  get reason() { return sessionStorage.getItem(REASON); },
+};
+
+export async function request(method, path, { body, headers = {}, key = session.key } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
+  if (key) init.headers.Authorization = `Bearer ${key}`;
+  if (body !== undefined) {
+    init.headers["Content-Type"] ??= "application/json";
+    init.body = typeof body === "string" ? body : JSON.stringify(body);
+  }
+  const response = await fetch(`${API}${path}`, init);
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (response.status === 401 && key === session.key) {
+    session.signOut(data?.detail || "The key was refused");
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return { data, etag: response.headers.get("ETag"), status: response.status };
+}

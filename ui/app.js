@@ -1,0 +1,56 @@
+// The admin page: a sign-in, then views chosen by the URL's hash (#/applications/…).
+import { session } from "./api.js";
+import "./components/sign-in.js";
+import "./components/applications.js";
+import "./components/application.js";
+
+const ROUTES = [
+  [/^#?\/?$/, () => document.createElement("cs-applications")],
+  [/^#\/applications\/?$/, () => document.createElement("cs-applications")],
+  [/^#\/applications\/([^/]+)$/, (id) => Object.assign(document.createElement("cs-application"), { applicationId: id })],
+];
+
+class App extends HTMLElement {
+  connectedCallback() {
+    this.render = this.render.bind(this);
+    window.addEventListener("hashchange", this.render);
+    window.addEventListener("cs-session", this.render);
+    this.render();
+  }
+
+  render() {
+    this.replaceChildren();
+    const header = document.createElement("header");
+    const title = document.createElement("a");
+    title.href = "#/applications";
+    title.className = "brand";
+    title.textContent = "Config Service";
+    header.append(title);
+    if (session.key) {
+      const out = document.createElement("button");
+      out.type = "button";
+      out.textContent = "Sign out";
+      out.addEventListener("click", () => session.signOut());
+      header.append(out);
+    }
+    const main = document.createElement("main");
+    main.id = "main";
+    this.append(header, main);
+    if (!session.key) {
+      main.append(document.createElement("cs-sign-in"));
+      return;
+    }
+    for (const [pattern, make] of ROUTES) {
+      const match = location.hash.match(pattern);
+      if (match) {
+        main.append(make(...match.slice(1).map(decodeURIComponent)));
+        return;
+      }
+    }
+    const missing = document.createElement("p");
+    missing.textContent = "No such page.";
+    main.append(missing);
+  }
+}
+
+customElements.define("cs-app", App);

@@ -50,5 +50,13 @@ export async function request(method, path, { body, headers = {}, key = session.
     session.signOut(data?.detail || "The key was refused");
   }
   if (!response.ok) throw new ApiError(response.status, data);
-  return { data, etag: response.headers.get("ETag"), status: response.status };
+  return { data, etag: response.headers.get("ETag"), status: response.status, next: nextPage(response) };
+}
+
+// The path (under /api/v1) of the next page a Link header names; null on the last page.
+function nextPage(response) {
+  const match = /<([^>]+)>;\s*rel="next"/.exec(response.headers.get("Link") || "");
+  if (!match) return null;
+  const url = new URL(match[1], location.origin);
+  return url.pathname.slice(API.length) + url.search;
 }

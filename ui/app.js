@@ -1,13 +1,21 @@
 // The admin page: a sign-in, then views chosen by the URL's hash (#/applications/…).
 import { session } from "./api.js";
+import { h } from "./components/dom.js";
 import "./components/sign-in.js";
 import "./components/applications.js";
 import "./components/application.js";
+import "./components/audit.js";
+import "./components/configuration.js";
+import "./components/flag.js";
 
 const ROUTES = [
   [/^#?\/?$/, () => document.createElement("cs-applications")],
   [/^#\/applications\/?$/, () => document.createElement("cs-applications")],
   [/^#\/applications\/([^/]+)$/, (id) => Object.assign(document.createElement("cs-application"), { applicationId: id })],
+  [/^#\/audit$/, () => document.createElement("cs-audit")],
+  [/^#\/configurations\/([^/]+)$/, (id) => Object.assign(document.createElement("cs-configuration"), { configurationId: id })],
+  [/^#\/applications\/([^/]+)\/flags\/([^/]+)$/, (id, key) =>
+    Object.assign(document.createElement("cs-flag"), { applicationId: id, flagKey: key })],
 ];
 
 class App extends HTMLElement {
@@ -27,6 +35,8 @@ class App extends HTMLElement {
     title.textContent = "Config Service";
     header.append(title);
     if (session.key) {
+      header.append(h("nav", { "aria-label": "Sections" },
+        h("a", { href: "#/applications", text: "Applications" }), " ", h("a", { href: "#/audit", text: "Audit log" })));
       const out = document.createElement("button");
       out.type = "button";
       out.textContent = "Sign out";

@@ -1,6 +1,6 @@
 // One application: its configurations, its flags and its recent audit events.
 import { request } from "../api.js";
-import { h, when } from "./dom.js";
+import { field, h, showErrors, when } from "./dom.js";
 
 class Application extends HTMLElement {
   async connectedCallback() {
@@ -28,10 +28,14 @@ class Application extends HTMLElement {
       h("h1", { text: app.name }),
       app.comments ? h("p", { class: "muted", text: app.comments }) : null,
       section("Configurations", configurations.length
-        ? table(["Name", "Version", "Updated"], configurations.map((c) => [c.name, String(c.version), when(c.updated_at)]))
-        : h("p", { class: "muted", text: "No configurations yet." })),
+        ? table(["Name", "Version", "Updated"], configurations.map((c) =>
+            [link(`#/configurations/${encodeURIComponent(c.id)}`, c.name), String(c.version), when(c.updated_at)]))
+        : h("p", { class: "muted", text: "No configurations yet." }),
+        this.creating(app)),
       section("Flags", flags.length
-        ? table(["Key", "State", "Version"], flags.map((f) => [f.key, f.enabled ? "on" : "off", String(f.version)]))
+        ? table(["Key", "State", "Version"], flags.map((f) => [
+            link(`#/applications/${encodeURIComponent(app.id)}/flags/${encodeURIComponent(f.key)}`, f.key),
+            f.enabled ? "on" : "off", String(f.version)]))
         : h("p", { class: "muted", text: "No flags yet." })),
       section("Recent changes", events.length
         ? table(["When", "Who", "What"], events.map((e) => [when(e.occurred_at), e.actor, `${e.action} ${named(e)}`.trim()]))
@@ -46,9 +50,34 @@ function named(event) {
   return image.name ?? image.key ?? "";
 }
 
-function section(title, content) {
+Application.prototype.creating = function (app) {
+  const name = h("input", { type: "text", required: true, maxlength: "256" });
+  const form = h("form", { class: "card", "aria-labelledby": "create-configuration-title" },
+    h("h3", { id: "create-configuration-title", text: "New configuration" }),
+    field("configuration-name", "Configuration name", name),
+    h("p", { class: "form-error", role: "alert" }),
+    h("button", { type: "submit", text: "Create configuration" }));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const { data } = await request("POST", "/configurations", {
+        body: { application_id: app.id, name: name.value, config: {} },
+      });
+      location.hash = `#/configurations/${encodeURIComponent(data.id)}`;
+    } catch (error) {
+      showErrors(form, error, { name: "configuration-name" });
+    }
+  });
+  return form;
+};
+
+function link(href, text) {
+  return h("a", { href, text });
+}
+
+function section(title, ...content) {
   const id = `section-${title.toLowerCase().replace(/\W+/g, "-")}`;
-  return h("section", { "aria-labelledby": id }, h("h2", { id, text: title }), content);
+  return h("section", { "aria-labelledby": id }, h("h2", { id, text: title }), ...content);
 }
 
 function table(headings, rows) {
@@ -56,7 +85,8 @@ function table(headings, rows) {
     "table",
     {},
     h("thead", {}, h("tr", {}, headings.map((text) => h("th", { scope: "col", text })))),
-    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((text) => h("td", { text }))))),
+    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) =>
+      typeof cell === "string" ? h("td", { text: cell }) : h("td", {}, cell))))),
   );
 }
 

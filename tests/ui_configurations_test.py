@@ -67,11 +67,12 @@ def test_journey_2_create_and_edit_a_configuration_with_its_schema(browser, serv
     expect(page.locator("#configuration-version")).to_contain_text("Version 3")
     assert api.get(f"/configurations/{configuration['id']}").json()["config"] == {"pool": {"max": 50}}
 
-    # Another operator saves meanwhile: mine is refused (If-Match), theirs is shown, nothing lost.
-    api.put(
-        f"/configurations/{configuration['id']}", json={"config": {"pool": {"max": 60}}}
-    ).raise_for_status()
+    # Another operator saves while I edit: mine is kept, then refused (If-Match) when I save,
+    # and theirs is shown beside it: nothing is lost silently.
     editor.fill('{"pool": {"max": 70}}')
+    theirs = {"config": {"pool": {"max": 60}}}
+    api.put(f"/configurations/{configuration['id']}", json=theirs).raise_for_status()
+    expect(page.locator("#live-notice")).to_contain_text("your unsaved edit is kept", timeout=10_000)
     page.get_by_role("button", name="Save").click()
     expect(problems).to_contain_text("saved by someone else")
     expect(problems).to_contain_text('"max": 60')
@@ -111,5 +112,34 @@ def test_journey_3_history_diff_and_rollback(browser, service, api):  # noqa: F8
     assert api.get(f"/configurations/{created['id']}").json()["config"] == {"rate": 1}
     assert accessible(page) == []
     screenshot(page, "history-1280")
+    assert errors == []
+    context.close()
+
+
+def test_journey_5_another_operators_change_appears_and_an_unsaved_edit_is_kept(browser, service, api):  # noqa: F811
+    from playwright.sync_api import expect
+
+    app = api.post("/applications", json={"name": "live"}).json()
+    created = api.post(
+        "/configurations", json={"application_id": app["id"], "name": "limits", "config": {"rate": 1}}
+    ).json()
+    context, page, errors = signed_in(browser, service, WIDTHS["desktop"])
+    page.goto(f"/ui/#/configurations/{created['id']}")
+    editor = page.get_by_label("Config (JSON)")
+    expect(editor).to_have_value('{\n  "rate": 1\n}')
+
+    # Through the change feed, with a notice; the issue asks for within 1 s (a busy CI machine
+    # gets a generous deadline: the benchmarks measure speed, not the tests).
+    api.put(f"/configurations/{created['id']}", json={"config": {"rate": 2}}).raise_for_status()
+    notice = page.locator("#live-notice")
+    expect(notice).to_contain_text("Version 2 was saved by bootstrap", timeout=10_000)
+    expect(editor).to_have_value('{\n  "rate": 2\n}')
+
+    editor.fill('{"rate": 99}')  # mine, not saved yet
+    api.put(f"/configurations/{created['id']}", json={"config": {"rate": 3}}).raise_for_status()
+    expect(notice).to_contain_text("your unsaved edit is kept", timeout=10_000)
+    expect(editor).to_have_value('{"rate": 99}')
+    page.get_by_role("button", name="Load theirs").click()
+    expect(editor).to_have_value('{\n  "rate": 3\n}')
     assert errors == []
     context.close()

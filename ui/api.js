@@ -2,6 +2,7 @@
 // sessionStorage (gone with the tab; never a cookie, never localStorage).
 const KEY = "config-service.key";
 const REASON = "config-service.signed-out-because";
+const ADMIN = "config-service.admin";
 export const API = "/api/v1";
 
 export class ApiError extends Error {
@@ -23,12 +24,16 @@ export class ApiError extends Error {
 
 export const session = {
   get key() { return sessionStorage.getItem(KEY); },
-  signIn(key) {
+  signIn(key, { admin = false } = {}) {
     sessionStorage.setItem(KEY, key);
+    sessionStorage.setItem(ADMIN, admin ? "1" : "");
     sessionStorage.removeItem(REASON);
   },
+  // Whether the key may manage keys: found at sign-in, by asking for them.
+  get admin() { return sessionStorage.getItem(ADMIN) === "1"; },
   signOut(reason) {
     sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(ADMIN);
     if (reason) sessionStorage.setItem(REASON, reason);
     else sessionStorage.removeItem(REASON);
     window.dispatchEvent(new CustomEvent("cs-session"));

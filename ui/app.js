@@ -5,6 +5,7 @@ import "./components/sign-in.js";
 import "./components/applications.js";
 import "./components/application.js";
 import "./components/audit.js";
+import "./components/keys.js";
 import "./components/configuration.js";
 import "./components/flag.js";
 
@@ -13,6 +14,7 @@ const ROUTES = [
   [/^#\/applications\/?$/, () => document.createElement("cs-applications")],
   [/^#\/applications\/([^/]+)$/, (id) => Object.assign(document.createElement("cs-application"), { applicationId: id })],
   [/^#\/audit$/, () => document.createElement("cs-audit")],
+  [/^#\/keys$/, () => document.createElement("cs-keys")],
   [/^#\/configurations\/([^/]+)$/, (id) => Object.assign(document.createElement("cs-configuration"), { configurationId: id })],
   [/^#\/applications\/([^/]+)\/flags\/([^/]+)$/, (id, key) =>
     Object.assign(document.createElement("cs-flag"), { applicationId: id, flagKey: key })],
@@ -36,7 +38,9 @@ class App extends HTMLElement {
     header.append(title);
     if (session.key) {
       header.append(h("nav", { "aria-label": "Sections" },
-        h("a", { href: "#/applications", text: "Applications" }), " ", h("a", { href: "#/audit", text: "Audit log" })));
+        h("a", { href: "#/applications", text: "Applications" }), " ", h("a", { href: "#/audit", text: "Audit log" }),
+        // Keys are an admin's: a key without the scope is not shown the way there.
+        session.admin ? [" ", h("a", { href: "#/keys", text: "Keys" })] : null));
       const out = document.createElement("button");
       out.type = "button";
       out.textContent = "Sign out";

@@ -1,12 +1,45 @@
 // One configuration: edit its JSON (kept as typed, syntax errors shown as you type, a bound
 // schema's errors by path before saving), its history, a diff of any two versions, rollback.
 import { request } from "../api.js";
+import { follow } from "../events.js";
 import { field, h, when } from "./dom.js";
 
 class Configuration extends HTMLElement {
   async connectedCallback() {
     this.replaceChildren(h("p", { role: "status", text: "Loading…" }));
     await this.load();
+    if (this.current && this.isConnected) {
+      // Another operator's change shows within moments, through the change feed.
+      this.unfollow = follow(`application_id=${encodeURIComponent(this.current.application_id)}`, (change) =>
+        this.changed(change));
+    }
+  }
+
+  disconnectedCallback() {
+    this.unfollow?.();
+  }
+
+  // A change to this configuration made elsewhere: shown at once, unless it would clobber an
+  // edit not yet saved, which is kept, with a word of the newer version.
+  async changed(change) {
+    if (change.entity_id !== this.current?.id || !(change.version > this.current.version)) return;
+    if (change.action === "configuration.deleted") {
+      this.notice(`Deleted by ${change.actor}.`);
+      return;
+    }
+    const editor = this.querySelector("#config-editor");
+    if (editor && editor.value !== this.loadedText) {
+      this.notice(`Version ${change.version} was saved by ${change.actor}; your unsaved edit is kept.`,
+        h("button", { type: "button", text: "Load theirs", onclick: () => this.load() }));
+      return;
+    }
+    await this.load();
+    this.notice(`Version ${change.version} was saved by ${change.actor}.`);
+  }
+
+  notice(text, ...actions) {
+    const area = this.querySelector("#live-notice");
+    area?.replaceChildren(h("span", { text }), ...actions);
   }
 
   get path() {
@@ -31,7 +64,7 @@ class Configuration extends HTMLElement {
 
   render(configuration, versions) {
     const editor = h("textarea", { rows: "14", spellcheck: "false", class: "json" });
-    editor.value = JSON.stringify(configuration.config, null, 2);
+    editor.value = this.loadedText = JSON.stringify(configuration.config, null, 2);
     const syntax = h("p", { class: "field-error", id: "config-editor-syntax", role: "alert" });
     // Live, so that what a check or a save found is read out; its items stay list items.
     const problems = h("ul", { class: "problems", "aria-label": "Problems", "aria-live": "assertive" });
@@ -60,6 +93,7 @@ class Configuration extends HTMLElement {
       h("h1", { text: configuration.name }),
       h("p", { class: "muted", id: "configuration-version", text: `Version ${configuration.version}` +
         (configuration.schema ? ` · schema ${configuration.schema.name}` : "") }),
+      h("p", { class: "notice", id: "live-notice", role: "status" }),
       form,
       this.history(versions),
     ));

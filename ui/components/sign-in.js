@@ -31,7 +31,8 @@ class SignIn extends HTMLElement {
       input.focus();
       return;
     }
-    session.signIn(key);
+    const admin = await request("GET", "/api-keys?limit=1", { key }).then(() => true, () => false);
+    session.signIn(key, { admin });
     window.dispatchEvent(new CustomEvent("cs-session"));
   }
 }

@@ -18,7 +18,7 @@ from tests.apps import ADMIN_KEY
 from tests.fixtures import create_application
 from tests.flag_cases import FLAGS, contexts
 from tests.postgres import TestServer
-from tests.server import Service, service_process
+from tests.server import Service, service_on_new_database
 
 FLAG = {
     "key": "checkout",
@@ -269,13 +269,10 @@ def test_the_root_needs_a_key_as_api_v1_does(client, application_id):
 def service(postgres: TestServer) -> Iterator[Service]:
     """One running service for the module, on a database of its own; its keys' rate is far
     above the thousands of evaluations a test here makes in seconds."""
-    name = postgres.new_database()
-    env = {"DATABASE_URL": postgres.url(name), "RATE_LIMIT_PER_SECOND": "1000000", "LOG_LEVEL": "warning"}
-    try:
-        with service_process(env) as running:
-            yield running
-    finally:
-        postgres.drop(name)
+    with service_on_new_database(
+        postgres, {"RATE_LIMIT_PER_SECOND": "1000000", "LOG_LEVEL": "warning"}
+    ) as running:
+        yield running
 
 
 @pytest.fixture

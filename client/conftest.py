@@ -8,18 +8,14 @@ import pytest
 from models.ids import new_id
 from tests.apps import ADMIN_KEY
 from tests.postgres import TestServer
-from tests.server import Service, service_process
+from tests.server import Service, service_on_new_database
 
 
 @pytest.fixture(scope="module")
 def service(postgres: TestServer) -> Iterator[Service]:
     """One running service per test module: starting one takes a second or two."""
-    name = postgres.new_database()
-    try:
-        with service_process({"DATABASE_URL": postgres.url(name)}) as running:
-            yield running
-    finally:
-        postgres.drop(name)
+    with service_on_new_database(postgres) as running:
+        yield running
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from config_service_client import ConfigClient
 from tests.apps import ADMIN_KEY
 from tests.flag_cases import FLAGS, contexts
 from tests.postgres import TestServer
-from tests.server import Service, service_process
+from tests.server import Service, service_on_new_database
 
 CONTEXTS = 10_000
 # Requests in flight at once: enough to keep both of the machine's cores busy.
@@ -26,17 +26,9 @@ CONCURRENCY = 8
 
 @pytest.fixture(scope="module")
 def service(postgres: TestServer) -> Iterator[Service]:
-    name = postgres.new_database()
-    try:
-        env = {
-            "DATABASE_URL": postgres.url(name),
-            "ADMIN_API_KEY": ADMIN_KEY,
-            "RATE_LIMIT_PER_SECOND": "1000000",
-        }
-        with service_process(env) as running:
-            yield running
-    finally:
-        postgres.drop(name)
+    env = {"ADMIN_API_KEY": ADMIN_KEY, "RATE_LIMIT_PER_SECOND": "1000000"}
+    with service_on_new_database(postgres, env) as running:
+        yield running
 
 
 def served(url: str, application_id: str, sample: list[dict]) -> list[dict]:

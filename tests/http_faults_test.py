@@ -9,18 +9,14 @@ import pytest
 from tests.apps import AUTHORIZED
 from tests.http_faults import HttpFaults
 from tests.postgres import TestServer
-from tests.server import Service, api_client, free_port, service_process
+from tests.server import Service, api_client, free_port, service_on_new_database
 from tests.sse import EventStream
 
 
 @pytest.fixture(scope="module")
 def service(postgres: TestServer) -> Iterator[Service]:
-    name = postgres.new_database()
-    try:
-        with service_process({"DATABASE_URL": postgres.url(name)}) as running:
-            yield running
-    finally:
-        postgres.drop(name)
+    with service_on_new_database(postgres) as running:
+        yield running
 
 
 @pytest.fixture

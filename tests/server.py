@@ -50,6 +50,18 @@ def running_service(env: dict[str, str], *, timeout_s: float = 60) -> Iterator[s
 
 
 @contextmanager
+def service_on_new_database(postgres: Any, env: dict[str, str] | None = None) -> Iterator["Service"]:
+    """The service (service_process) on a database of its own on `postgres` (a
+    tests.postgres.TestServer), dropped afterwards: one per test module that needs a real one."""
+    name = postgres.new_database()
+    try:
+        with service_process({"DATABASE_URL": postgres.url(name), **(env or {})}) as running:
+            yield running
+    finally:
+        postgres.drop(name)
+
+
+@contextmanager
 def service_process(
     env: dict[str, str],
     *,

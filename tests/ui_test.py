@@ -16,7 +16,7 @@ import pytest
 
 from tests.apps import ADMIN_KEY
 from tests.postgres import TestServer
-from tests.server import ROOT, Service, service_process
+from tests.server import ROOT, Service, service_on_new_database
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -31,12 +31,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def service(postgres: TestServer) -> Iterator[Service]:
-    name = postgres.new_database()
-    try:
-        with service_process({"DATABASE_URL": postgres.url(name)}) as running:
-            yield running
-    finally:
-        postgres.drop(name)
+    with service_on_new_database(postgres) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

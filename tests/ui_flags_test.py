@@ -2,7 +2,6 @@
 a condition added to its first rule, each checked through the API's own evaluation. In a real
 Chromium, against the real service (see tests/ui_test.py, whose fixtures and helpers these share)."""
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 
 from tests.apps import ADMIN_KEY
 from tests.ui_test import WIDTHS, accessible, api, browser, open_page, screenshot, service  # noqa: F401
+from tests.waiting import wait_until
 
 FLAG = {
     "key": "new-checkout",
@@ -24,12 +24,14 @@ FLAG = {
 
 def eventually(read: Callable[[], Any], holds: Callable[[Any], bool], deadline: float = 15) -> Any:
     """What `read` gives once `holds` says so: a cached evaluation may lag a write by a moment."""
-    end = time.monotonic() + deadline
-    while True:
-        value = read()
-        if holds(value) or time.monotonic() > end:
-            return value
-        time.sleep(0.05)
+    last: list[Any] = []
+
+    def held() -> bool:
+        last[:] = [read()]
+        return holds(last[0])
+
+    wait_until(held, timeout_s=deadline, what="the evaluation shows the change")
+    return last[0]
 
 
 @pytest.mark.parametrize("width", WIDTHS.values(), ids=WIDTHS.keys())

@@ -3,12 +3,12 @@ copies it and revokes it; a key without admin is told keys are not its to manage
 Chromium, against the real service (see tests/ui_test.py)."""
 
 import re
-import time
 
 import httpx
 
 from tests.ui_configurations_test import signed_in
 from tests.ui_test import WIDTHS, accessible, api, browser, open_page, screenshot, service  # noqa: F401
+from tests.waiting import wait_until
 
 
 def status_with(running, key: str) -> int:
@@ -77,9 +77,8 @@ def test_journey_7_create_copy_and_revoke_a_key(browser, service, api):  # noqa:
     page.get_by_role("button", name="Yes, revoke ci-reader").press("Enter")
     expect(keys.get_by_role("cell", name="ci-reader", exact=True)).to_have_count(0)
     assert api.get("/api-keys", params={"name": "ci-reader"}).json() == []
-    deadline = time.monotonic() + 30  # every process refuses it within the notification latency
-    while status_with(service, secret) != 401 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    # Every process refuses it within the notification latency.
+    wait_until(lambda: status_with(service, secret) == 401, timeout_s=30, what="the revoked key is refused")
     assert status_with(service, secret) == 401
     assert errors == []
     context.close()

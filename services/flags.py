@@ -84,7 +84,14 @@ class FlagService:
         self._cache = cache if cache is not None else RepresentationCache(capacity=0)
 
     async def flag_set(self, application_id: str, reach: Reach = None) -> FlagSet:
-        """The application's flags, from the cache when it holds them."""
+        """The application's flags, compiled, from the cache when it holds them."""
+        content = (await self.listing(application_id, reach)).content
+        assert isinstance(content, FlagSet)
+        return content
+
+    async def listing(self, application_id: str, reach: Reach = None) -> Representation:
+        """The application's flags as GET .../flags sends them (its body), and compiled (its
+        content): one cache entry, filled by one read, serves both."""
         application_id = self._reached(application_id, reach)
 
         async def load() -> Representation | None:
@@ -97,14 +104,14 @@ class FlagService:
             if rows is None:
                 return None
             flags = FlagSet.of(rows)
-            body = json.dumps([f.model_dump(mode="json") for f in flags.flags.values()]).encode()
+            listed = [flag.model_dump(mode="json") for flag in flags.flags.values()]
+            body = json.dumps(listed, ensure_ascii=False, separators=(",", ":")).encode()
             return Representation(body, 0, flags.etag, application_id, content=flags)
 
         found = await self._cache.read_through(("flags", application_id), load)
         if found is None:
             raise ApplicationNotFound(application_id)
-        assert isinstance(found.content, FlagSet)
-        return found.content
+        return found
 
     async def get(self, application_id: str, key: str, reach: Reach = None) -> Flag:
         flag = (await self.flag_set(application_id, reach)).flags.get(key)

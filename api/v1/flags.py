@@ -3,7 +3,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.convertors import Convertor, register_url_convertor
 
-from api.conditional import IfMatch, IfNoneMatch, not_modified, set_etag
+from api.conditional import IfMatch, IfNoneMatch, not_modified, representation_response, set_etag
 from api.deps import Caller, Changer, Flags
 from api.errors import problem_responses
 from api.merge_patch import MERGE_PATCH_JSON, json_body, merge_patch_body
@@ -92,10 +92,11 @@ async def create_flag(
     return flag
 
 
-@router.get("", responses=problem_responses(404, 503))
-async def list_flags(application_id: str, service: Flags, caller: Caller) -> list[Flag]:
+@router.get("", response_model=list[Flag], responses=problem_responses(404, 503))
+async def list_flags(application_id: str, service: Flags, caller: Caller) -> Response:
     """All the application's flags, in key order."""
-    return list((await service.flag_set(application_id, caller.reach)).flags.values())
+    # The body the cache rendered with the compiled flags: no model, no serializer per read.
+    return representation_response(await service.listing(application_id, caller.reach))
 
 
 _EVALUATE_OPENAPI = {
